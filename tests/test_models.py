@@ -1,0 +1,76 @@
+"""Model builders: exact sizes, readable names, clear errors, safe saving."""
+
+import keras
+import numpy as np
+import pytest
+
+from cv_textbook import models
+
+
+def test_registry_lists_and_builds_lenet5():
+    assert "lenet5" in models.available()
+    assert isinstance(models.build("lenet5"), keras.Model)
+    assert models.describe("lenet5").startswith("LeNet-5")
+
+
+@pytest.mark.parametrize("variant", ["modern", "1998"])
+def test_lenet5_has_61706_parameters_at_28x28(variant):
+    model = models.build("lenet5", variant=variant)
+    assert model.count_params() == 61_706
+    assert model.output_shape == (None, 10)
+
+
+def test_lenet5_layers_follow_the_paper():
+    model = models.build("lenet5")
+    names = [layer.name for layer in model.layers]
+    assert names == ["image", "c1_conv", "s2_pool", "c3_conv", "s4_pool", "flatten", "c5_dense", "f6_dense", "output"]
+    shapes = [tuple(layer.output.shape[1:]) for layer in model.layers[1:5]]
+    assert shapes == [(28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16)]
+
+
+def test_lenet5_1998_uses_tanh_and_average_pooling():
+    model = models.build("lenet5", variant="1998")
+    assert model.get_layer("c1_conv").activation.__name__ == "tanh"
+    assert isinstance(model.get_layer("s2_pool"), keras.layers.AveragePooling2D)
+
+
+def test_lenet5_at_32x32_with_valid_padding_is_the_papers_layout():
+    model = models.build("lenet5", input_shape=(32, 32, 1), c1_padding="valid")
+    assert model.get_layer("c1_conv").output.shape[1:3] == (28, 28)
+    assert model.count_params() == 61_706
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"input_shape": (28, 28)}, r"input_shape must have 3 entries .*channel axis"),
+        ({"input_shape": "big"}, r"input_shape must be a tuple"),
+        ({"input_shape": (11, 28, 1)}, r"too small for lenet5.*smallest valid value: 12"),
+        ({"input_shape": (15, 15, 1), "c1_padding": "valid"}, r"smallest valid value: 16"),
+        ({"num_classes": 1}, r"num_classes must be an integer of at least 2"),
+        ({"variant": "2024"}, r"variant must be one of \('modern', '1998'\)"),
+        ({"depth": 5}, r"lenet5 got unknown argument\(s\) depth; it accepts: input_shape"),
+    ],
+)
+def test_bad_arguments_raise_errors_that_name_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.build("lenet5", **kwargs)
+
+
+def test_smallest_valid_input_builds():
+    assert models.build("lenet5", input_shape=(12, 12, 1)).output_shape == (None, 10)
+
+
+def test_unknown_model_suggests_the_closest_name():
+    with pytest.raises(ValueError, match="unknown model 'lenet'. Did you mean lenet5"):
+        models.build("lenet")
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_every_model_saves_and_loads_safely_with_the_same_outputs(name, tmp_path):
+    model = models.build(name)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # default safe_mode=True: no Lambda layers allowed
+    batch = np.random.default_rng(0).random((2, *model.input_shape[1:]), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(batch, verbose=0), loaded.predict(batch, verbose=0), atol=1e-6)
