@@ -1,0 +1,138 @@
+"""Training: seeded runs repeat, interrupted runs resume, fresh runs start from epoch 1."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from cv_textbook import device, models, train
+
+
+def tiny_model():
+    return models.build("lenet5")
+
+
+def test_seeded_runs_repeat_exactly(small_fashion_mnist, tmp_path):
+    (x, y), _ = small_fashion_mnist
+    losses = []
+    for attempt in range(2):
+        train.seed_everything(7)
+        result = train.fit(tiny_model(), (x, y), epochs=2, batch_size=64, seed=7,
+                           run_dir=tmp_path / f"run{attempt}", verbose=0)
+        losses.append(result.history["loss"])
+    assert len(losses[0]) == 2
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+
+
+class InterruptAfterEpoch(keras.callbacks.Callback):
+    """Simulates a student closing the laptop: raises once the backup of an epoch is written."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.started = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started.append(epoch)
+
+
+def test_interrupted_run_resumes_where_it_stopped(small_fashion_mnist, tmp_path):
+    (x, y), _ = small_fashion_mnist
+    run_dir = tmp_path / "run"
+    train.seed_everything(0)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(tiny_model(), (x, y), epochs=3, batch_size=128, run_dir=run_dir, verbose=0,
+                  callbacks=[InterruptAfterEpoch(2)])
+    assert train.backup_epoch(run_dir) == 2
+
+    counter = CountEpochs()
+    result = train.fit(tiny_model(), (x, y), epochs=3, batch_size=128, run_dir=run_dir, verbose=0,
+                       callbacks=[counter])
+    assert result.resumed_from_epoch == 2
+    assert counter.started == [2]  # only the missing third epoch ran
+    assert len(result.history["loss"]) == 3  # the log still covers all three epochs
+    assert train.backup_epoch(run_dir) is None  # a finished run leaves no backup behind
+    assert json.loads((run_dir / "history.json").read_text())["loss"] == result.history["loss"]
+
+
+def test_fresh_run_discards_an_old_backup_instead_of_skipping_epochs(small_fashion_mnist, tmp_path):
+    (x, y), _ = small_fashion_mnist
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(tiny_model(), (x, y), epochs=3, run_dir=run_dir, verbose=0, callbacks=[InterruptAfterEpoch(1)])
+    counter = CountEpochs()
+    result = train.fit(tiny_model(), (x, y), epochs=3, run_dir=run_dir, resume=False, verbose=0,
+                       callbacks=[counter])
+    assert result.resumed_from_epoch is None
+    assert counter.started == [0, 1, 2]
+    assert len(result.history["loss"]) == 3
+
+
+def test_runs_without_a_folder_get_a_new_one_each(monkeypatch, tmp_path):
+    from cv_textbook import config
+
+    monkeypatch.setattr(config, "runs_dir", lambda: tmp_path)
+    first = train.new_run_dir("lenet5")
+    first.mkdir()
+    assert train.new_run_dir("lenet5") != first
+
+
+def test_fit_reports_speed_and_learns(small_fashion_mnist, tmp_path):
+    (x, y), (x_test, y_test) = small_fashion_mnist
+    train.seed_everything(0)
+    model = tiny_model()
+    result = train.fit(model, (x, y), (x_test, y_test), epochs=4, batch_size=32, learning_rate=2e-3, schedule="cosine",
+                       run_dir=tmp_path, verbose=0)
+    assert result.examples_per_second > 0
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert {"val_loss", "val_accuracy", "examples_per_second"} <= set(result.history)
+    assert train.evaluate(model, x_test, y_test)["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
+
+
+def test_cpu_setup_keeps_xla_off_and_float32():
+    setup = device.training_setup()
+    if setup.device == "cpu":
+        assert setup.jit_compile is False  # XLA made CPU training ~3x slower here
+        assert setup.precision == "float32"
+    overridden = device.training_setup(precision="mixed_bfloat16", jit_compile=True)
+    assert overridden.precision == "mixed_bfloat16" and overridden.jit_compile is True
+
+
+def test_precision_scope_builds_mixed_models_with_a_float32_output_and_restores_the_policy():
+    before = keras.config.dtype_policy().name
+    with device.precision_scope("mixed_bfloat16"):
+        model = tiny_model()
+    assert keras.config.dtype_policy().name == before
+    assert model.get_layer("c1_conv").compute_dtype == "bfloat16"
+    assert model.get_layer("output").compute_dtype == "float32"
+
+
+def test_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        train.make_optimizer(schedule="step")
+
+
+def test_run_experiment_saves_a_model_that_reproduces_its_metrics(tmp_path, monkeypatch, small_fashion_mnist):
+    monkeypatch.setenv("CV_TEXTBOOK_SMOKE", "1")
+    metrics = train.run_experiment("lenet5", out=tmp_path, verbose=0)
+    for name in ("model.keras", "metrics.json", "history.csv", "history.json", "history.png"):
+        assert (tmp_path / name).is_file(), name
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["smoke"] is True and saved["epochs"] == 1 and saved["test_examples"] == 256
+    assert saved["dataset"] == "fashion_mnist" and saved["dataset_source"]
+    # Other code, loading under the default safe_mode, gets the accuracy that metrics.json claims.
+    model = keras.models.load_model(tmp_path / "model.keras")
+    _, (x_test, y_test) = small_fashion_mnist
+    predictions = np.argmax(model.predict(x_test.astype("float32")[..., None] / 255.0, verbose=0), axis=-1)
+    assert np.mean(predictions == y_test) == pytest.approx(saved["test_accuracy"], abs=1e-6)
+    assert metrics["test_accuracy"] == saved["test_accuracy"]
