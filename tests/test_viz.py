@@ -1,0 +1,301 @@
+"""Tests for cv_textbook.viz: every plot on tiny data, rendered off-screen."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # off-screen rendering; must precede any pyplot import
+
+import io  # noqa: E402
+import os  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from cv_textbook import viz  # noqa: E402
+
+layers = keras.layers
+CLASSES = ["cat", "dog", "bird"]
+
+
+def _texts(figure):
+    """Every piece of text drawn on the figure's axes, titles included."""
+    found = []
+    for ax in figure.axes:
+        found += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        found += [text.get_text() for text in ax.texts]
+    return found
+
+
+def _renders(figure):
+    """True once the figure has been drawn to PNG without errors."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def tiny_cnn():
+    inputs = keras.Input((8, 8, 1))
+    x = layers.Conv2D(6, 3, padding="same", name="conv")(inputs)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Dense(3, name="head")(x)
+    return keras.Model(inputs, outputs, name="tiny_cnn")
+
+
+# --- learning curves --------------------------------------------------------
+
+
+HISTORY = {
+    "loss": [1.0, 0.6, 0.4],
+    "val_loss": [1.1, 0.8, 0.7],
+    "accuracy": [0.5, 0.7, 0.8],
+    "val_accuracy": [0.4, 0.6, 0.65],
+}
+
+
+def test_learning_curves_one_panel_per_metric_with_train_and_validation():
+    figure = viz.plot_learning_curves(HISTORY, title="run 1")
+    assert _renders(figure)
+    assert isinstance(figure, Figure)
+    assert len(figure.axes) == 2
+    loss_ax = figure.axes[0]
+    assert [line.get_label() for line in loss_ax.lines] == ["train", "validation"]
+    assert list(loss_ax.lines[0].get_xdata()) == [1, 2, 3]  # epochs start at 1
+    assert list(loss_ax.lines[1].get_ydata()) == HISTORY["val_loss"]
+    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "loss")
+    assert figure.get_suptitle() == "run 1"
+
+
+def test_learning_curves_accept_keras_history_without_validation():
+    history = keras.callbacks.History()
+    history.history = {"loss": [0.9, 0.5]}
+    figure = viz.plot_learning_curves(history, metrics="loss")
+    assert len(figure.axes) == 1
+    assert [line.get_label() for line in figure.axes[0].lines] == ["train"]
+
+
+def test_learning_curves_skip_missing_metric_with_warning():
+    with pytest.warns(UserWarning, match="top5"):
+        figure = viz.plot_learning_curves(HISTORY, metrics=("loss", "top5"))
+    assert len(figure.axes) == 1
+
+
+def test_learning_curves_name_available_metrics_when_none_match():
+    with pytest.raises(ValueError, match="`metrics` .* has .*'accuracy', 'loss'"):
+        viz.plot_learning_curves(HISTORY, metrics=("auc",))
+
+
+# --- bar charts -------------------------------------------------------------
+
+
+def test_plot_bar_labels_each_bar_in_engineering_units():
+    values = {"LeNet": 61706, "VGG16": 138_357_544, "ResNet50": 25_636_712}
+    figure = viz.plot_bar(values, "parameters", "count")
+    assert _renders(figure)
+    ax = figure.axes[0]
+    assert [patch.get_height() for patch in ax.patches] == list(values.values())
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == list(values)
+    assert "138.4 M" in _texts(figure)
+    assert (ax.get_title(), ax.get_ylabel()) == ("parameters", "count")
+
+
+def test_plot_bar_log_scale_draws_into_given_axes():
+    host = Figure()
+    ax = host.add_subplot()
+    figure = viz.plot_bar({"a": 10, "b": 1e6}, "MACs", "MACs", log=True, ax=ax)
+    assert figure is host
+    assert ax.get_yscale() == "log"
+
+
+def test_class_balance_bar_heights_are_counts():
+    figure = viz.plot_class_balance(np.array([0, 1, 1, 2, 2, 2]), CLASSES)
+    assert _renders(figure)
+    ax = figure.axes[0]
+    assert [patch.get_height() for patch in ax.patches] == [1, 2, 3]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == CLASSES
+
+
+def test_class_balance_rejects_labels_beyond_class_names():
+    with pytest.raises(ValueError, match="`labels` range from 0 to 5"):
+        viz.plot_class_balance([0, 5], CLASSES)
+
+
+# --- image grid -------------------------------------------------------------
+
+
+def test_image_grid_one_axes_per_image_titled_by_class_name():
+    images = np.random.default_rng(0).integers(0, 256, (5, 6, 6), dtype=np.uint8)
+    figure = viz.plot_image_grid(images, labels=[0, 1, 2, 0, 1], class_names=CLASSES, n_cols=2)
+    assert _renders(figure)
+    assert len(figure.axes) == 5
+    assert [ax.get_title() for ax in figure.axes] == ["cat", "dog", "bird", "cat", "dog"]
+    assert figure.axes[4].get_subplotspec().get_geometry()[:2] == (3, 2)
+
+
+def test_image_grid_colours_predictions_green_when_right_red_when_wrong():
+    images = np.random.default_rng(0).random((3, 4, 4, 3), dtype=np.float32)
+    probabilities = np.eye(3)[[0, 2, 2]]  # scores are reduced with argmax
+    figure = viz.plot_image_grid(
+        images, labels=[0, 1, 2], class_names=CLASSES, predictions=probabilities
+    )
+    titles = [ax.title for ax in figure.axes]
+    assert [t.get_text() for t in titles] == ["cat (cat)", "bird (dog)", "bird (bird)"]
+    assert [t.get_color() for t in titles] == ["green", "red", "green"]
+
+
+def test_image_grid_shows_single_channel_and_0_255_floats():
+    images = np.full((2, 4, 4, 1), 200.0, dtype=np.float32)
+    colour = np.full((2, 4, 4, 3), 200.0, dtype=np.float32)
+    grey_figure = viz.plot_image_grid(images)
+    colour_figure = viz.plot_image_grid(colour)
+    assert grey_figure.axes[0].images[0].get_array().shape == (4, 4)
+    # Colour floats in [0, 255] are rescaled instead of being clipped to white.
+    assert np.allclose(colour_figure.axes[0].images[0].get_array(), 200 / 255)
+
+
+def test_image_grid_rejects_empty_input():
+    with pytest.raises(ValueError, match="`images` gives nothing to plot"):
+        viz.plot_image_grid(np.zeros((0, 4, 4)))
+
+
+def test_image_grid_predictions_need_labels():
+    with pytest.raises(ValueError, match="`predictions` need `labels`"):
+        viz.plot_image_grid(np.zeros((1, 4, 4)), predictions=[0])
+
+
+# --- confusion matrix -------------------------------------------------------
+
+
+def test_confusion_matrix_counts_true_rows_predicted_columns():
+    matrix = viz.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
+    assert matrix.dtype.kind == "i"
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+
+
+def test_confusion_matrix_rejects_out_of_range_class():
+    with pytest.raises(ValueError, match="`y_pred` contains class 3 outside 0..2"):
+        viz.confusion_matrix([0, 1], [0, 3], 3)
+
+
+def test_plot_confusion_matrix_row_normalised_annotations():
+    figure = viz.plot_confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], CLASSES)
+    assert _renders(figure)
+    ax = figure.axes[0]
+    cells = [text.get_text() for text in ax.texts]
+    assert len(cells) == 9
+    assert cells[:3] == ["0.50", "0.50", "0.00"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == CLASSES
+
+
+def test_plot_confusion_matrix_raw_counts():
+    figure = viz.plot_confusion_matrix([0, 0, 1], [0, 0, 2], CLASSES, normalize=False)
+    cells = [text.get_text() for text in figure.axes[0].texts]
+    assert cells == ["2", "0", "0", "0", "0", "1", "0", "0", "0"]
+
+
+# --- inside the network -----------------------------------------------------
+
+
+def test_feature_maps_shows_each_channel_of_the_layer(tiny_cnn):
+    image = np.random.default_rng(0).random((8, 8), dtype=np.float32)  # no channel axis
+    figure = viz.plot_feature_maps(tiny_cnn, "conv", image, n_cols=4, max_maps=5)
+    assert _renders(figure)
+    assert len(figure.axes) == 5
+    assert figure.axes[0].images[0].get_array().shape == (8, 8)
+    assert figure.get_suptitle() == "conv: 5 of 6 maps"
+
+
+def test_feature_maps_work_for_sequential_models_and_rgb_images():
+    model = keras.Sequential(
+        [keras.Input((6, 6, 3)), layers.Conv2D(3, 3, name="c"), layers.MaxPooling2D(name="pool")]
+    )
+    figure = viz.plot_feature_maps(model, "pool", np.zeros((6, 6, 3), dtype=np.uint8))
+    assert len(figure.axes) == 3
+    assert figure.axes[0].images[0].get_array().shape == (2, 2)
+
+
+def test_feature_maps_reject_non_spatial_layer(tiny_cnn):
+    with pytest.raises(ValueError, match="`layer_name` 'head' outputs shape"):
+        viz.plot_feature_maps(tiny_cnn, "head", np.zeros((8, 8, 1)))
+
+
+def test_plot_filters_one_panel_per_rgb_kernel():
+    conv = layers.Conv2D(5, 3)
+    conv.build((None, 8, 8, 3))
+    figure = viz.plot_filters(conv, n_cols=3)
+    assert _renders(figure)
+    assert len(figure.axes) == 5
+    pixels = figure.axes[0].images[0].get_array()
+    assert pixels.shape == (3, 3, 3)
+    assert pixels.min() == pytest.approx(0) and pixels.max() == pytest.approx(1)
+
+
+def test_plot_filters_accepts_grey_kernel_array():
+    figure = viz.plot_filters(np.random.default_rng(0).normal(size=(5, 5, 1, 4)))
+    assert len(figure.axes) == 4
+
+
+def test_plot_filters_rejects_deep_kernels():
+    with pytest.raises(ValueError, match="`layer_or_kernel` .* cin 1 or 3"):
+        viz.plot_filters(np.zeros((3, 3, 16, 4)))
+
+
+def test_new_figures_are_not_left_open_in_pyplot():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    viz.plot_bar({"a": 1}, "t", "y")
+    viz.plot_image_grid(np.zeros((2, 4, 4)))
+    assert plt.get_fignums() == before
+
+
+# --- model diagram ----------------------------------------------------------
+
+
+def test_plot_model_writes_png_with_graphviz(tiny_cnn, tmp_path):
+    target = tmp_path / "tiny.png"
+    result = viz.plot_model(tiny_cnn, to_file=target)
+    assert result == str(target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_model_returns_ipython_image_inside_jupyter(tiny_cnn, tmp_path, monkeypatch):
+    from IPython.display import Image
+
+    monkeypatch.setattr(viz, "_in_ipython", lambda: True)
+    result = viz.plot_model(tiny_cnn, to_file=tmp_path / "tiny.png")
+    assert isinstance(result, Image)
+    assert result.filename == str(tmp_path / "tiny.png")
+
+
+def test_plot_model_falls_back_to_summary_without_graphviz(
+    tiny_cnn, tmp_path, monkeypatch, capsys
+):
+    def missing_graphviz(*args, **kwargs):
+        raise ImportError("You must install pydot")
+
+    monkeypatch.setattr(keras.utils, "plot_model", missing_graphviz)
+    result = viz.plot_model(tiny_cnn, to_file=tmp_path / "tiny.png")
+    printed = capsys.readouterr().out
+    assert result is None
+    assert "Graphviz is not installed" in printed
+    assert "sudo apt-get install graphviz" in printed
+    assert "tiny_cnn" in printed and "Total params" in printed  # the summary
+
+
+def test_plot_model_falls_back_when_dot_program_is_missing(tiny_cnn, monkeypatch, capsys):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    assert viz.plot_model(tiny_cnn) is None
+    assert "Graphviz is not installed" in capsys.readouterr().out
+
+
+def test_plot_model_without_to_file_writes_a_temporary_png(tiny_cnn):
+    path = viz.plot_model(tiny_cnn, show_layer_names=True)
+    try:
+        with open(path, "rb") as image:
+            assert image.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert "tiny_cnn" in path
+    finally:
+        os.remove(path)
