@@ -1,0 +1,65 @@
+# The README's commands. Each creates .venv and installs what it needs on first use;
+# a second run skips what is already done.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+APT_PACKAGES := dataset-fashion-mnist graphviz
+
+.PHONY: help install data demo test lab notebooks clean
+
+help:
+	@echo "make demo       train LeNet-5 on the real Fashion-MNIST and evaluate it (a few minutes on a CPU)"
+	@echo "make test       run the whole test suite (notebooks in smoke mode)"
+	@echo "make lab        open the chapter notebooks in JupyterLab"
+	@echo "make notebooks  re-execute every notebook in classroom mode, refreshing its outputs"
+	@echo "make data       make sure Fashion-MNIST (and Graphviz) are installed"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(INSTALLED)
+
+# Debian's dataset-fashion-mnist holds the genuine files (/usr/share/datasets/fashion-mnist);
+# without apt-get or root, the message says what to do instead.
+data: install
+	@missing=""; \
+	[ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing$$missing with apt-get"; \
+	    apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    echo "Installing$$missing with sudo apt-get"; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "Not installed:$$missing. On Debian/Ubuntu: sudo apt-get install$$missing"; \
+	    echo "Otherwise the data is read from data/fashion-mnist/ or downloaded once through Keras (see data/README.md)."; \
+	  fi; \
+	fi
+	@$(PY) -m cv_textbook data
+
+demo: data
+	$(PY) -m cv_textbook train lenet5 --out runs/demo --fresh
+	$(PY) -m cv_textbook evaluate runs/demo
+
+test: data
+	$(PY) -m pytest tests/ -q
+
+lab: data
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: data
+	$(PY) -m cv_textbook.notebook_runner notebooks/*.ipynb
+
+clean:
+	rm -rf runs .pytest_cache

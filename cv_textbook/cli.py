@@ -1,0 +1,152 @@
+"""``python -m cv_textbook``: list, inspect, train and evaluate the textbook's models.
+
+Errors a user can fix (an unknown model, a bad argument, missing data) end in one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A mistake in the command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see `python -m cv_textbook {self.prog.split()[-1]} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cv_textbook", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="the registered models")
+    commands.add_parser("data", help="check the Fashion-MNIST files and say where they are")
+
+    summary = commands.add_parser("summary", help="layer table, parameters and MACs of a model")
+    summary.add_argument("model")
+
+    train = commands.add_parser("train", help="train a model on the real Fashion-MNIST")
+    train.add_argument("model")
+    train.add_argument("--epochs", type=_positive_int, help="default: the model's classroom recipe")
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--learning-rate", type=_positive_float)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="run folder (default: a new folder under runs/)")
+    train.add_argument("--fresh", action="store_true", help="ignore the backup of an interrupted run in --out")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the Fashion-MNIST test set")
+    evaluate.add_argument("run_dir")
+    return parser
+
+
+def cmd_list(args) -> None:
+    from cv_textbook import models
+
+    for name in models.available():
+        print(f"{name:12s} {models.describe(name)}")
+
+
+def cmd_data(args) -> None:
+    from cv_textbook.data import FASHION_MNIST_CLASSES, fashion_mnist_source, load_fashion_mnist
+
+    (x_train, _), (x_test, _) = load_fashion_mnist()
+    print(
+        f"Fashion-MNIST OK: {len(x_train):,} training and {len(x_test):,} test images, "
+        f"{len(FASHION_MNIST_CLASSES)} classes, checked against their SHA-256, read from {fashion_mnist_source()}"
+    )
+
+
+def cmd_summary(args) -> None:
+    from cv_textbook import analysis, models
+
+    model = models.build(args.model)
+    model.summary()
+    counts = analysis.count_params(model)
+    print(f"parameters: {counts['total']:,} ({counts['trainable']:,} trainable)")
+    print(f"multiply-accumulates per image: {analysis.format_count(analysis.count_macs(model))}")
+
+
+def cmd_train(args) -> None:
+    from cv_textbook import train
+
+    metrics = train.run_experiment(
+        args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        out=args.out,
+        seed=args.seed,
+        resume=not args.fresh,
+        verbose=2,
+    )
+    print(
+        f"{args.model}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
+        f"{metrics['epochs']} epochs, {metrics['examples_per_second']:,.0f} examples/s on {metrics['device']}"
+    )
+    print(f"wrote model.keras, metrics.json, history.csv, history.json and history.png to {metrics['run_dir']}")
+
+
+def cmd_evaluate(args) -> None:
+    import keras
+
+    from cv_textbook import train
+    from cv_textbook.data import load_fashion_mnist
+
+    run_dir = Path(args.run_dir)
+    model_path = run_dir / "model.keras"
+    if not model_path.is_file():
+        raise UsageError(f"{model_path} does not exist: pass the folder a `train --out DIR` run wrote.")
+    model = keras.models.load_model(model_path)
+    _, (x_test, y_test) = load_fashion_mnist()
+    result = train.evaluate(model, x_test, y_test)
+    print(f"{model.name}: test accuracy {result['test_accuracy']:.4f}, test loss {result['test_loss']:.4f} "
+          f"on all {len(x_test):,} Fashion-MNIST test images")
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file():
+        claimed = json.loads(metrics_path.read_text())
+        print(f"metrics.json claims {claimed['test_accuracy']:.4f} on {claimed['test_examples']:,} test images")
+
+
+COMMANDS = {"list": cmd_list, "data": cmd_data, "summary": cmd_summary, "train": cmd_train, "evaluate": cmd_evaluate}
+
+
+def main(argv=None) -> int:
+    from cv_textbook.data import DatasetError
+
+    try:
+        args = make_parser().parse_args(argv)
+        COMMANDS[args.command](args)
+    except (UsageError, ValueError, DatasetError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the message's layout
+        print(f"cv_textbook: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cv_textbook: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+    return 0
