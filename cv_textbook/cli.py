@@ -93,6 +93,9 @@ def cmd_summary(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from cv_textbook import models
+
+    models.check_name(args.model)  # before the slow framework import below
     from cv_textbook import train
 
     metrics = train.run_experiment(
@@ -137,7 +140,7 @@ COMMANDS = {"list": cmd_list, "data": cmd_data, "summary": cmd_summary, "train":
 
 
 def main(argv=None) -> int:
-    from cv_textbook.data import DatasetError
+    from cv_textbook.data.fashion_mnist import DatasetError
 
     try:
         args = make_parser().parse_args(argv)

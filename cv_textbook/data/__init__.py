@@ -1,4 +1,9 @@
-"""Datasets of the textbook: real Fashion-MNIST, and the pipeline that batches it."""
+"""Datasets of the textbook: real Fashion-MNIST, and the pipeline that batches it.
+
+The pipeline functions load Keras on first use, so that checking the data files stays fast.
+"""
+
+import importlib
 
 from cv_textbook.data.fashion_mnist import (
     FASHION_MNIST_CLASSES,
@@ -7,7 +12,15 @@ from cv_textbook.data.fashion_mnist import (
     load_fashion_mnist,
     locate_fashion_mnist,
 )
-from cv_textbook.data.pipeline import make_dataset, prepare_images, split_validation, subset
+
+_PIPELINE_NAMES = ("make_dataset", "prepare_images", "split_validation", "subset")
+
+
+def __getattr__(name):
+    if name in _PIPELINE_NAMES:
+        return getattr(importlib.import_module("cv_textbook.data.pipeline"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -15,8 +28,5 @@ __all__ = [
     "fashion_mnist_source",
     "load_fashion_mnist",
     "locate_fashion_mnist",
-    "make_dataset",
-    "prepare_images",
-    "split_validation",
-    "subset",
+    *_PIPELINE_NAMES,
 ]
