@@ -106,7 +106,7 @@ def cmd_train(args) -> None:
         out=args.out,
         seed=args.seed,
         resume=not args.fresh,
-        verbose=2,
+        verbose=1 if sys.stdout.isatty() else 2,  # a live bar in a terminal, one line per epoch in a log
     )
     print(
         f"{args.model}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "

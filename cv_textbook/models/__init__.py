@@ -11,9 +11,30 @@ import difflib
 import importlib
 import inspect
 
+from cv_textbook.models.transfer import transfer_weights  # imports no framework
+
 # name -> (module inside cv_textbook.models, builder function)
 _REGISTRY = {
     "lenet5": ("lenet", "lenet5"),
+    "resnet18": ("resnet", "resnet18"),
+    "resnet34": ("resnet", "resnet34"),
+    "resnet50": ("resnet", "resnet50"),
+    "resnet101": ("resnet", "resnet101"),
+    "resnet152": ("resnet", "resnet152"),
+    "plain18": ("resnet", "plain18"),
+    "plain34": ("resnet", "plain34"),
+    "resnet20": ("resnet", "resnet20"),
+    "resnet32": ("resnet", "resnet32"),
+    "resnet44": ("resnet", "resnet44"),
+    "resnet56": ("resnet", "resnet56"),
+    "resnet110": ("resnet", "resnet110"),
+    "resnet1202": ("resnet", "resnet1202"),
+    "plain20": ("resnet", "plain20"),
+    "plain32": ("resnet", "plain32"),
+    "plain44": ("resnet", "plain44"),
+    "plain56": ("resnet", "plain56"),
+    "plain110": ("resnet", "plain110"),
+    "resnet_cifar": ("resnet", "resnet_cifar"),
 }
 
 
@@ -54,4 +75,4 @@ def build(name: str, **kwargs):
     return build_fn(**kwargs)
 
 
-__all__ = ["available", "build", "builder", "check_name", "describe"]
+__all__ = ["available", "build", "builder", "check_name", "describe", "transfer_weights"]
