@@ -37,7 +37,10 @@ class Recipe:
     batch_size: int = 128
     learning_rate: float = 1e-3
     schedule: str = "cosine"
+    optimizer: str = "adam"
+    warmup_epochs: float = 0
     augment: tuple[str, ...] = ()
+    full_epochs: int | None = None  # the paper-length budget, when it differs (CV_TEXTBOOK_FULL=1)
 
 
 # Chosen by measurement so each trains in minutes on a laptop CPU. LeNet-5, 15 epochs, test
@@ -111,18 +114,68 @@ class FitResult:
     setup: device.TrainingSetup
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "step")
+OPTIMIZERS = ("adam", "sgd")
 
 
-def make_optimizer(learning_rate: float = 1e-3, schedule: str = "constant", total_steps: int | None = None):
-    """Adam with a constant learning rate, or one that decays to zero along a cosine."""
+@keras.saving.register_keras_serializable(package="cv_textbook")
+class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The ResNet paper's schedule: an optional low warm-up rate, then the base rate divided
+    by 10 at 50 % and again at 75 % of training."""
+
+    def __init__(self, learning_rate, total_steps, warmup_steps=0, warmup_rate=None):
+        self.learning_rate = float(learning_rate)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.warmup_rate = float(warmup_rate) if warmup_rate is not None else self.learning_rate / 10
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        rate = keras.ops.where(step < 0.5 * self.total_steps, self.learning_rate, self.learning_rate / 10)
+        rate = keras.ops.where(step < 0.75 * self.total_steps, rate, self.learning_rate / 100)
+        return keras.ops.where(step < self.warmup_steps, self.warmup_rate, rate)
+
+    def get_config(self):
+        return {
+            "learning_rate": self.learning_rate,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "warmup_rate": self.warmup_rate,
+        }
+
+
+def make_optimizer(
+    learning_rate: float = 1e-3,
+    schedule: str = "constant",
+    total_steps: int | None = None,
+    optimizer: str = "adam",
+    warmup_steps: int = 0,
+    momentum: float = 0.9,
+):
+    """Adam or SGD with momentum, with a constant, cosine or step (÷10 at 50 % and 75 %) rate.
+
+    ``warmup_steps`` trains that many first steps at a tenth of the rate (the ResNet paper's
+    warm-up for its 110-layer network; a linear ramp with the cosine schedule).
+    """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}.")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS} or a keras optimizer, got {optimizer!r}.")
+    if schedule != "constant" and not total_steps:
+        raise ValueError(f"a {schedule} schedule needs total_steps (epochs × batches per epoch).")
+    rate = learning_rate
     if schedule == "cosine":
-        if not total_steps:
-            raise ValueError("a cosine schedule needs total_steps (epochs × batches per epoch).")
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
-    return keras.optimizers.Adam(learning_rate)
+        rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate / 10 if warmup_steps else learning_rate,
+            decay_steps=max(1, total_steps - warmup_steps),
+            warmup_target=learning_rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
+    elif schedule == "step":
+        rate = WarmupStepDecay(learning_rate, total_steps, warmup_steps)
+    if optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=momentum)
+    return keras.optimizers.Adam(rate)
 
 
 def compile_model(model, setup: device.TrainingSetup, optimizer=None):
@@ -152,7 +205,8 @@ def fit(
     batch_size: int = 128,
     learning_rate: float = 1e-3,
     schedule: str = "constant",
-    optimizer=None,
+    optimizer="adam",
+    warmup_epochs: float = 0,
     augment: tuple[str, ...] = (),
     seed: int = 0,
     run_dir: str | Path | None = None,
@@ -192,8 +246,14 @@ def fit(
         steps_per_epoch = -(-n_train // batch_size)
 
     if not model.compiled:
-        if optimizer is None:
-            optimizer = make_optimizer(learning_rate, schedule, total_steps=epochs * steps_per_epoch)
+        if isinstance(optimizer, str):
+            optimizer = make_optimizer(
+                learning_rate,
+                schedule,
+                total_steps=epochs * steps_per_epoch,
+                optimizer=optimizer,
+                warmup_steps=int(warmup_epochs * steps_per_epoch),
+            )
         compile_model(model, setup, optimizer)
 
     all_callbacks = [
@@ -254,7 +314,7 @@ def run_experiment(
 
     recipe = recipe_for(model_name)
     models.check_name(model_name)
-    budget = config.budget(epochs or recipe.epochs)
+    budget = config.budget(epochs or recipe.epochs, full_epochs=None if epochs else recipe.full_epochs)
     batch_size = batch_size or recipe.batch_size
     learning_rate = learning_rate or recipe.learning_rate
 
@@ -280,6 +340,8 @@ def run_experiment(
         batch_size=batch_size,
         learning_rate=learning_rate,
         schedule=recipe.schedule,
+        optimizer=recipe.optimizer,
+        warmup_epochs=recipe.warmup_epochs,
         augment=recipe.augment,
         seed=seed,
         run_dir=run_dir,
@@ -296,6 +358,8 @@ def run_experiment(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "schedule": recipe.schedule,
+        "optimizer": recipe.optimizer,
+        "budget": budget.mode,
         "examples_per_second": result.examples_per_second,
         "device": setup.description,
         "precision": setup.precision,

@@ -29,3 +29,13 @@ def test_smoke_mode_is_off_for_zero(monkeypatch):
 def test_budget_refuses_zero_epochs():
     with pytest.raises(ValueError, match="epochs must be at least 1"):
         config.budget(0)
+
+
+def test_full_budget_applies_only_where_a_chapter_has_one(monkeypatch):
+    monkeypatch.delenv(config.SMOKE_ENV, raising=False)
+    monkeypatch.setenv(config.FULL_ENV, "1")
+    full = config.budget(10, train_examples=5000, full_epochs=160)
+    assert (full.epochs, full.train_examples, full.mode) == (160, None, "full")
+    assert config.budget(10).mode == "classroom"
+    monkeypatch.setenv(config.SMOKE_ENV, "1")  # smoke wins: the tests stay fast
+    assert config.budget(10, full_epochs=160).mode == "smoke"

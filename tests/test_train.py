@@ -117,9 +117,28 @@ def test_precision_scope_builds_mixed_models_with_a_float32_output_and_restores_
     assert model.get_layer("output").compute_dtype == "float32"
 
 
-def test_unknown_schedule_is_refused():
+def test_unknown_schedule_or_optimizer_is_refused():
     with pytest.raises(ValueError, match="schedule must be one of"):
-        train.make_optimizer(schedule="step")
+        train.make_optimizer(schedule="exponential")
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        train.make_optimizer(optimizer="rmsprop")
+
+
+def test_step_schedule_follows_the_resnet_paper():
+    schedule = train.WarmupStepDecay(0.1, total_steps=1000, warmup_steps=100)
+    rates = [float(schedule(step)) for step in (0, 99, 100, 499, 500, 749, 750, 999)]
+    np.testing.assert_allclose(rates, [0.01, 0.01, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
+    restored = train.WarmupStepDecay.from_config(schedule.get_config())
+    assert float(restored(600)) == pytest.approx(0.01)
+
+
+def test_sgd_with_cosine_warmup_ramps_up_then_decays():
+    optimizer = train.make_optimizer(0.1, "cosine", total_steps=100, optimizer="sgd", warmup_steps=10)
+    assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.momentum == 0.9
+    schedule = optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(10)) == pytest.approx(0.1, rel=1e-3)
+    assert float(schedule(99)) < 0.01
 
 
 def test_run_experiment_saves_a_model_that_reproduces_its_metrics(tmp_path, monkeypatch, small_fashion_mnist):

@@ -49,7 +49,10 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float = 0.1, seed: 
     return (x[train], y[train]), (x[val], y[val])
 
 
-def _augmentation_layers(augment, seed: int):
+SHIFT_PIXELS = 4  # the ResNet paper's CIFAR recipe: pad 4 pixels, crop back at random
+
+
+def _augmentation_layers(augment, seed: int, side: int):
     unknown = [a for a in augment if a not in AUGMENTATIONS]
     if unknown:
         raise ValueError(f"augment has unknown entries {unknown}; choose from {AUGMENTATIONS}.")
@@ -57,8 +60,8 @@ def _augmentation_layers(augment, seed: int):
     if "flip" in augment:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
     if "shift" in augment:
-        # The ResNet paper's CIFAR recipe: shifts of up to 4 pixels (4/32 of the side).
-        layers.append(keras.layers.RandomTranslation(0.125, 0.125, fill_mode="constant", seed=seed))
+        factor = SHIFT_PIXELS / side
+        layers.append(keras.layers.RandomTranslation(factor, factor, fill_mode="constant", seed=seed))
     return keras.Sequential(layers, name="augmentation") if layers else None
 
 
@@ -82,7 +85,8 @@ def make_dataset(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     images = prepare_images(x)
     labels = np.asarray(y).astype("int32")
-    augmenter = _augmentation_layers(augment, seed)
+    side = image_size[0] if image_size is not None else images.shape[1]
+    augmenter = _augmentation_layers(augment, seed, side)
     if keras.backend.backend() == "tensorflow":
         return _tf_dataset(images, labels, batch_size, shuffle, seed, image_size, augmenter)
     return NumpyBatches(images, labels, batch_size, shuffle, seed, image_size, augmenter)
