@@ -116,16 +116,14 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    import keras
-
-    from cv_textbook import train
+    from cv_textbook import models, train
     from cv_textbook.data import load_fashion_mnist
 
     run_dir = Path(args.run_dir)
     model_path = run_dir / "model.keras"
     if not model_path.is_file():
         raise UsageError(f"{model_path} does not exist: pass the folder a `train --out DIR` run wrote.")
-    model = keras.models.load_model(model_path)
+    model = models.load_model(model_path)
     _, (x_test, y_test) = load_fashion_mnist()
     result = train.evaluate(model, x_test, y_test)
     print(f"{model.name}: test accuracy {result['test_accuracy']:.4f}, test loss {result['test_loss']:.4f} "

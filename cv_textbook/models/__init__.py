@@ -16,6 +16,8 @@ from cv_textbook.models.transfer import transfer_weights  # imports no framework
 # name -> (module inside cv_textbook.models, builder function)
 _REGISTRY = {
     "lenet5": ("lenet", "lenet5"),
+    "unet_xception": ("unet", "unet_xception"),
+    "unet_classic": ("unet", "unet_classic"),
     "resnet18": ("resnet", "resnet18"),
     "resnet34": ("resnet", "resnet34"),
     "resnet50": ("resnet", "resnet50"),
@@ -63,6 +65,19 @@ def describe(name: str) -> str:
     return (inspect.getdoc(builder(name)) or "").splitlines()[0]
 
 
+def load_model(path):
+    """``keras.models.load_model`` under its default ``safe_mode``, after registering the
+    package's custom layers (e.g. the ResNet option-A shortcut) so that any saved model loads.
+
+    Code that calls ``keras.models.load_model`` itself needs ``import cv_textbook.models.layers``
+    first, as with any Keras model that has custom layers.
+    """
+    import keras
+
+    importlib.import_module(f"{__name__}.layers")
+    return keras.models.load_model(path)
+
+
 def build(name: str, **kwargs):
     """Build the registered model ``name``; keyword arguments go to its builder."""
     build_fn = builder(name)
@@ -75,4 +90,4 @@ def build(name: str, **kwargs):
     return build_fn(**kwargs)
 
 
-__all__ = ["available", "build", "builder", "check_name", "describe", "transfer_weights"]
+__all__ = ["available", "build", "builder", "check_name", "describe", "load_model", "transfer_weights"]
