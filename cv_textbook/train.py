@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import inspect
 import json
 import shutil
 import time
@@ -41,6 +42,8 @@ class Recipe:
     warmup_epochs: float = 0
     augment: tuple[str, ...] = ()
     full_epochs: int | None = None  # the paper-length budget, when it differs (CV_TEXTBOOK_FULL=1)
+    image_size: tuple[int, int] | None = None  # resize Fashion-MNIST for networks made for more
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
 
 
 # Chosen by measurement so each trains in minutes on a laptop CPU. LeNet-5, 15 epochs, test
@@ -188,11 +191,14 @@ def compile_model(model, setup: device.TrainingSetup, optimizer=None):
     )
 
 
-def _as_dataset(data, batch_size, shuffle, seed, augment=()):
+def _as_dataset(data, batch_size, shuffle, seed, augment=(), image_size=None):
     """Accept (x, y) arrays or an already-built dataset."""
     if isinstance(data, tuple) and len(data) == 2:
         x, y = data
-        return pipeline.make_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment), len(x)
+        dataset = pipeline.make_dataset(
+            x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment, image_size=image_size
+        )
+        return dataset, len(x)
     return data, None
 
 
@@ -208,6 +214,7 @@ def fit(
     optimizer="adam",
     warmup_epochs: float = 0,
     augment: tuple[str, ...] = (),
+    image_size: tuple[int, int] | None = None,
     seed: int = 0,
     run_dir: str | Path | None = None,
     resume: bool = True,
@@ -237,8 +244,8 @@ def fit(
     else:
         print(f"Resuming the interrupted run in {run_dir} after epoch {resumed_from} of {epochs}.")
 
-    train_ds, n_train = _as_dataset(train, batch_size, shuffle=True, seed=seed, augment=augment)
-    val_ds, _ = _as_dataset(validation, batch_size, shuffle=False, seed=seed) if validation is not None else (None, None)
+    train_ds, n_train = _as_dataset(train, batch_size, True, seed, augment, image_size)
+    val_ds = _as_dataset(validation, batch_size, False, seed, (), image_size)[0] if validation is not None else None
     if n_train is None:  # a dataset brought by the caller: count it once
         batch_sizes = [int(np.shape(labels)[0]) for _, labels in train_ds]
         n_train, steps_per_epoch = sum(batch_sizes), len(batch_sizes)
@@ -282,8 +289,13 @@ def fit(
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-    """Test loss and accuracy of ``model`` on raw (uint8) images and their labels."""
-    dataset = pipeline.make_dataset(images, labels, batch_size)
+    """Test loss and accuracy of ``model`` on raw (uint8) images and their labels.
+
+    Images are resized to the model's input size when it differs (as in training).
+    """
+    side = tuple(model.input_shape[1:3])
+    image_size = side if side != tuple(np.shape(images)[1:3]) else None
+    dataset = pipeline.make_dataset(images, labels, batch_size, image_size=image_size)
     loss, accuracy = model.evaluate(dataset, verbose=0)[:2]
     return {"test_loss": float(loss), "test_accuracy": float(accuracy)}
 
@@ -328,8 +340,14 @@ def run_experiment(
     setup = device.training_setup()
     device.configure_gpus()
     seed_everything(seed)
+    side = recipe.image_size or x_train.shape[1:3]
+    # Fashion-MNIST's shape and classes, unless the recipe or the caller says otherwise.
+    kwargs = {"input_shape": (*side, 1), "num_classes": len(fashion_mnist.FASHION_MNIST_CLASSES)}
+    accepted = inspect.signature(models.builder(model_name)).parameters
+    kwargs = {key: value for key, value in kwargs.items() if key in accepted}
+    kwargs.update(recipe.model_kwargs, **(model_kwargs or {}))
     with device.precision_scope(setup.precision):
-        model = models.build(model_name, **(model_kwargs or {}))
+        model = models.build(model_name, **kwargs)
 
     run_dir = Path(out) if out is not None else new_run_dir(model_name)
     result = fit(
@@ -343,6 +361,7 @@ def run_experiment(
         optimizer=recipe.optimizer,
         warmup_epochs=recipe.warmup_epochs,
         augment=recipe.augment,
+        image_size=recipe.image_size,
         seed=seed,
         run_dir=run_dir,
         resume=resume,
@@ -369,7 +388,7 @@ def run_experiment(
         "train_examples": len(x_fit),
         "validation_examples": len(x_val),
         "test_examples": len(x_test),
-        "input": "float32 pixels scaled to [0, 1], shape (28, 28, 1)",
+        "input": f"float32 pixels scaled to [0, 1], shape {tuple(model.input_shape[1:])}",
         "smoke": budget.smoke,
         "seed": seed,
     }
