@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from cv_textbook.quiet import import_tensorflow_quietly
+
 
 class UsageError(Exception):
     """A mistake in the command line."""
@@ -68,6 +70,8 @@ def make_parser() -> argparse.ArgumentParser:
 def cmd_list(args) -> None:
     from cv_textbook import models
 
+    import_tensorflow_quietly()  # describe() imports the builders' modules
+
     for name in models.available():
         print(f"{name:12s} {models.describe(name)}")
 
@@ -83,7 +87,11 @@ def cmd_data(args) -> None:
 
 
 def cmd_summary(args) -> None:
-    from cv_textbook import analysis, models
+    from cv_textbook import models
+
+    models.check_name(args.model)
+    import_tensorflow_quietly()
+    from cv_textbook import analysis
 
     model = models.build(args.model)
     model.summary()
@@ -96,6 +104,7 @@ def cmd_train(args) -> None:
     from cv_textbook import models
 
     models.check_name(args.model)  # before the slow framework import below
+    import_tensorflow_quietly()
     from cv_textbook import train
 
     metrics = train.run_experiment(
@@ -116,6 +125,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    import_tensorflow_quietly()
     from cv_textbook import models, train
     from cv_textbook.data import load_fashion_mnist
 

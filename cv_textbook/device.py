@@ -15,6 +15,8 @@ import platform
 
 import keras
 
+from cv_textbook.quiet import native_stderr_silenced
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSetup:
@@ -33,7 +35,9 @@ def visible_gpus() -> list[str]:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+        # On a machine without CUDA, TensorFlow logs a harmless "failed call to cuInit" here.
+        with native_stderr_silenced():
+            return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
     if backend == "jax":
         import jax
 

@@ -156,12 +156,13 @@ def plot_bar(values, title=None, ylabel=None, log=False, ax=None):
     figure, ax = _figure_and_axes(ax, (max(4.0, 1.1 * len(values)), 3.5))
     names = [str(name) for name in values]
     bars = ax.bar(names, list(values.values()), color="tab:blue")
-    # Engineering notation (15.5 G) keeps big counts readable on bars and axis.
-    formatter = EngFormatter(places=1, sep=" ")
+    counts = max(abs(v) for v in values.values()) >= 1000
+    # Engineering notation (15.5 G) keeps big counts readable; fractions (accuracies) stay plain.
+    formatter = EngFormatter(places=1, sep=" ") if counts else (lambda v, pos=None: f"{v:.3g}")
     ax.bar_label(bars, labels=[formatter(v) for v in values.values()], fontsize=8)
     if log:
         ax.set_yscale("log")
-    else:
+    elif counts:
         ax.yaxis.set_major_formatter(formatter)
     ax.set_title(title or "")
     ax.set_ylabel(ylabel or "")

@@ -1,0 +1,41 @@
+"""Exercise checks for the chapter notebooks: one module per chapter.
+
+How to use them in a notebook::
+
+    from cv_textbook.exercises import ch01
+
+    def output_size(input_size, kernel_size, stride, padding):
+        return ...  # your formula
+
+    ch01.check_output_size(output_size)   # prints feedback, returns True or False
+
+    ch01.check_param_count(1234)           # questions with a number take the number
+
+Each ``check_*`` function compares your answer with a reference that the package
+computes itself (with :mod:`cv_textbook.analysis` or by building the real model), so the
+reference never drifts from the code the notebooks use. What you see:
+
+* ``Correct! ...`` and the return value ``True`` - with a sentence on why it is right.
+* ``Not quite. ...`` and ``False`` - a hint. The checks recognise the usual mistakes
+  (forgetting the bias, integer division, ignoring the stride, ...) and name the one your
+  answer points to; otherwise they say what was expected in general terms.
+* ``Fill in your answer ...`` and ``False`` - while the answer is still ``None``, the stub
+  still returns ``None`` or raises ``NotImplementedError``.
+
+A check never raises because of a wrong answer: an exception inside your function is
+reported as a hint instead. Each question's text is available as a module constant
+(e.g. ``ch01.PARAM_COUNT_QUESTION``) so a notebook can print it.
+
+Chapters and their checks:
+
+* :mod:`~cv_textbook.exercises.ch00` (setup and data): ``check_count_class``,
+  ``check_normalise``, ``check_brightest_class``.
+* :mod:`~cv_textbook.exercises.ch01` (convolution basics): ``check_output_size``,
+  ``check_param_count``, ``check_receptive_field``.
+* :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
+  ``check_modern_change``.
+
+Importing a chapter module is cheap: data and models are loaded only when a check runs.
+"""
+
+__all__ = ["ch00", "ch01", "ch02"]

@@ -1,0 +1,334 @@
+"""The exercise checks: the reference answer passes, typical mistakes get their own hint,
+placeholders ask the student to fill in, and no wrong answer ever raises."""
+
+import numpy as np
+import pytest
+
+from cv_textbook import analysis, models
+from cv_textbook.data import FASHION_MNIST_CLASSES
+from cv_textbook.exercises import ch00, ch01, ch02
+
+
+def _feedback(capsys, check, answer):
+    result = check(answer)
+    return result, capsys.readouterr().out
+
+
+def _assert_correct(capsys, check, answer):
+    result, out = _feedback(capsys, check, answer)
+    assert result is True, out
+    assert out.startswith("Correct!"), out
+
+
+def _assert_hint(capsys, check, answer, expected):
+    result, out = _feedback(capsys, check, answer)
+    assert result is False, out
+    assert out.startswith("Not quite."), out
+    assert expected.lower() in " ".join(out.split()).lower(), out
+
+
+def _assert_fill_in(capsys, check, answer):
+    result, out = _feedback(capsys, check, answer)
+    assert result is False, out
+    assert out.startswith("Fill in your answer"), out
+
+
+# ---------------------------------------------------------------------------
+# Chapter 00
+# ---------------------------------------------------------------------------
+
+
+def count_class_reference(labels, class_name):
+    return int((labels == FASHION_MNIST_CLASSES.index(class_name)).sum())
+
+
+def test_ch00_count_class_reference(capsys):
+    _assert_correct(capsys, ch00.check_count_class, count_class_reference)
+
+
+def _ignores_labels(labels, class_name):
+    return 6000  # what a student who counts the global y_train would return
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (lambda labels, name: int((labels == FASHION_MNIST_CLASSES.index(name) + 1).sum()), "one higher"),
+        (lambda labels, name: int((labels == FASHION_MNIST_CLASSES.index(name) - 1).sum()), "one lower"),
+        (lambda labels, name: labels == FASHION_MNIST_CLASSES.index(name), "mask"),
+        (lambda labels, name: int(np.sum(labels == name)), "not names"),
+        (lambda labels, name: len(labels), "counted every label"),
+        (
+            lambda labels, name: float((labels == FASHION_MNIST_CLASSES.index(name)).mean()),
+            "fraction",
+        ),
+        (_ignores_labels, "global variable"),
+        (lambda labels, name: int(labels[5000]), "raised IndexError"),
+        (lambda labels, name: len(labels) // 10, "not the number of labels"),
+        ("6000", "pass the function itself"),
+    ],
+)
+def test_ch00_count_class_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch00.check_count_class, answer, expected)
+
+
+def test_ch00_count_class_fill_in(capsys):
+    _assert_fill_in(capsys, ch00.check_count_class, None)
+    _assert_fill_in(capsys, ch00.check_count_class, lambda labels, name: None)
+
+
+def _divide_in_place(images):
+    images /= 255
+    return images
+
+
+def _not_implemented(images):
+    raise NotImplementedError
+
+
+def test_ch00_normalise_reference(capsys):
+    _assert_correct(capsys, ch00.check_normalise, lambda images: images.astype("float32") / 255)
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (lambda images: images // 255, "integer division"),
+        (lambda images: (images // 255).astype("float32"), "integer division"),
+        (lambda images: images.astype("float32"), "forgot to scale"),
+        (lambda images: images.astype("float32") / 256, "divided by 256"),
+        (lambda images: images / 255, "float64"),
+        (lambda images: (images / 255).astype("float16"), "float16"),
+        (_divide_in_place, "in place"),
+        (
+            lambda images: ((images - images.min()) / (images.max() - images.min())).astype("float32"),
+            "own minimum and maximum",
+        ),
+        (lambda images: ((images - images.mean()) / images.std()).astype("float32"), "standardised"),
+        (lambda images: images[..., None].astype("float32") / 255, "channel axis"),
+        (lambda images: images.astype("float32") / 128, "expected values from 0.0"),
+    ],
+)
+def test_ch00_normalise_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch00.check_normalise, answer, expected)
+
+
+def test_ch00_normalise_fill_in(capsys):
+    _assert_fill_in(capsys, ch00.check_normalise, None)
+    _assert_fill_in(capsys, ch00.check_normalise, _not_implemented)
+
+
+def _class_means():
+    from cv_textbook.data import load_fashion_mnist
+
+    (x_train, y_train), _ = load_fashion_mnist()
+    return np.array([x_train[y_train == c].mean() for c in range(10)])
+
+
+def test_ch00_brightest_class(capsys):
+    means = _class_means()
+    best, worst = int(means.argmax()), int(means.argmin())
+    _assert_correct(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[best])
+    _assert_correct(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[best].upper())
+    _assert_correct(capsys, ch00.check_brightest_class, np.int64(best))
+    _assert_hint(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[worst], "argmin")
+    if best + 1 < 10 and best + 1 != worst:
+        _assert_hint(capsys, ch00.check_brightest_class, best + 1, "ids start at 0")
+    _assert_hint(capsys, ch00.check_brightest_class, "Jacket", "not a class name")
+    _assert_hint(capsys, ch00.check_brightest_class, means, "argmax")
+    _assert_fill_in(capsys, ch00.check_brightest_class, None)
+
+
+def test_ch00_brightest_single_image(capsys):
+    from cv_textbook.data import load_fashion_mnist
+
+    (x_train, y_train), _ = load_fashion_mnist()
+    single = int(y_train[x_train.reshape(len(x_train), -1).mean(axis=1).argmax()])
+    means = _class_means()
+    if single in (int(means.argmax()), int(means.argmin()), int(means.argmax()) + 1):
+        pytest.skip("the brightest image's class coincides with another recognised answer")
+    _assert_hint(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[single], "single brightest")
+
+
+# ---------------------------------------------------------------------------
+# Chapter 01
+# ---------------------------------------------------------------------------
+
+
+def output_size_reference(input_size, kernel_size, stride, padding):
+    return (input_size + 2 * padding - kernel_size) // stride + 1
+
+
+def test_ch01_output_size_reference(capsys):
+    _assert_correct(capsys, ch01.check_output_size, output_size_reference)
+
+
+def test_ch01_output_size_cases_match_keras():
+    """The analysis formula the check relies on agrees with Keras on every case it uses."""
+    import keras
+
+    for n, k, s, p in ch01.OUTPUT_SIZE_CASES:
+        inputs = keras.Input((n, n, 1))
+        x = keras.layers.ZeroPadding2D(p)(inputs)
+        x = keras.layers.Conv2D(1, k, strides=s)(x)
+        assert x.shape[1] == analysis.conv_output_size(n, k, s, p)
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (lambda n, k, s, p: (n + 2 * p - k) // s, "forgot the +1"),
+        (lambda n, k, s, p: (n + p - k) // s + 1, "both"),
+        (lambda n, k, s, p: n + 2 * p - k + 1, "ignores the stride"),
+        (lambda n, k, s, p: (n + 2 * p - k) / s + 1, "floor division"),
+        (lambda n, k, s, p: -(-(n + 2 * p - k) // s) + 1, "rounded up"),
+        (lambda n, k, s, p: (n + 2 * p - k + 1) // s, "outside the division"),
+        (lambda n, k, s, p: (n - k) // s + 1, "ignores the padding"),
+        (lambda n, k, s, p: float((n + 2 * p - k) // s + 1), "they are floats"),
+        (lambda n, k: n - k + 1, "raised TypeError"),
+        (lambda n, k, s, p: 7, "pad first"),
+    ],
+)
+def test_ch01_output_size_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch01.check_output_size, answer, expected)
+
+
+def test_ch01_output_size_fill_in(capsys):
+    _assert_fill_in(capsys, ch01.check_output_size, None)
+    _assert_fill_in(capsys, ch01.check_output_size, lambda n, k, s, p: None)
+
+
+def _param_keras():
+    import keras
+
+    q = ch01.PARAM_QUESTION
+    inputs = keras.Input((q["height"], q["width"], q["in_channels"]))
+    layer = keras.layers.Conv2D(q["filters"], q["kernel_size"], padding="same")
+    layer(inputs)
+    return layer
+
+
+def test_ch01_param_count(capsys):
+    layer = _param_keras()
+    q = ch01.PARAM_QUESTION
+    k, c_in, c_out = q["kernel_size"], q["in_channels"], q["filters"]
+    positions = q["height"] * q["width"]
+    _assert_correct(capsys, ch01.check_param_count, layer.count_params())
+    _assert_correct(capsys, ch01.check_param_count, float(layer.count_params()))
+    mistakes = [
+        (k * k * c_in * c_out, "forgot the bias"),
+        (k * k * c_out + c_out, "spans all"),
+        (k * k * c_in * c_out + c_in, "per *filter*"),
+        (k * k * c_in + 1, "one filter"),
+        (k * c_in * c_out + c_out, "not k"),
+        (positions * k * k * c_in * c_out, "multiply-accumulates"),
+        (positions * (k * k * c_in * c_out + c_out), "shared by all positions"),
+        (positions * c_out, "output values"),
+        (12345, "which of these factors"),
+        ("18k", "whole number"),
+    ]
+    for answer, expected in mistakes:
+        _assert_hint(capsys, ch01.check_param_count, answer, expected)
+    _assert_fill_in(capsys, ch01.check_param_count, None)
+
+
+def test_ch01_receptive_field(capsys):
+    windows = [(k, s) for _, k, s in ch01.RECEPTIVE_FIELD_STACK]
+    # The reference by the recurrence written out here, independently of analysis.
+    rf, jump = 1, 1
+    for k, s in windows:
+        rf, jump = rf + (k - 1) * jump, jump * s
+    _assert_correct(capsys, ch01.check_receptive_field, rf)
+    _assert_correct(capsys, ch01.check_receptive_field, (rf, rf))
+    product = int(np.prod([k for k, _ in windows]))
+    conv_only = 1 + sum(k - 1 for name, k, _ in ch01.RECEPTIVE_FIELD_STACK if name.startswith("conv"))
+    mistakes = [
+        (1 + sum(k - 1 for k, _ in windows), "ignored the strides"),
+        (sum(k for k, _ in windows), "overlap"),
+        (product, "not multiplication"),
+        (conv_only, "skipped the pooling"),
+        (rf - 1, "one short"),
+        (rf + 100, "start with r = 1"),
+        ("big", "whole number"),
+    ]
+    values = [value for value, _ in mistakes[:5]]
+    assert len(set(values + [rf])) == len(values) + 1, "each mistake must give its own number"
+    for answer, expected in mistakes:
+        _assert_hint(capsys, ch01.check_receptive_field, answer, expected)
+    _assert_fill_in(capsys, ch01.check_receptive_field, None)
+
+
+# ---------------------------------------------------------------------------
+# Chapter 02
+# ---------------------------------------------------------------------------
+
+
+def test_ch02_s4_shape(capsys):
+    model = models.build("lenet5")
+    shape = tuple(model.get_layer("s4_pool").output.shape[1:])
+    h, w, c = shape
+    _assert_correct(capsys, ch02.check_s4_shape, shape)
+    _assert_correct(capsys, ch02.check_s4_shape, (None, h, w, c))
+    _assert_correct(capsys, ch02.check_s4_shape, list(shape))
+    c3 = tuple(model.get_layer("c3_conv").output.shape[1:])
+    s2 = tuple(model.get_layer("s2_pool").output.shape[1:])
+    mistakes = [
+        (tuple(models.build("lenet5", c1_padding="valid").get_layer("s4_pool").output.shape[1:]), "padding='valid'"),
+        (c3, "C3's output"),
+        ((s2[0] // 2, s2[1] // 2, c), "no padding"),
+        ((h, w, s2[2]), "pooling never changes"),
+        ((c, h, w), "channels-last"),
+        (s2, "S2's output"),
+        (h * w * c, "after Flatten"),
+        ((3, 3, 16), "layer by layer"),
+        ((5, 5), "three numbers"),
+        ("5x5x16", "tuple of whole numbers"),
+    ]
+    for answer, expected in mistakes:
+        _assert_hint(capsys, ch02.check_s4_shape, answer, expected)
+    _assert_fill_in(capsys, ch02.check_s4_shape, None)
+
+
+def test_ch02_c3_params(capsys):
+    model = models.build("lenet5")
+    c3 = model.get_layer("c3_conv")
+    reference = c3.count_params()
+    _assert_correct(capsys, ch02.check_c3_params, reference)
+    k, c_in, c_out = 5, 6, 16
+    mistakes = [
+        (k * k * c_in * c_out, "forgot the bias"),
+        (k * k * 1 * c_out + c_out, "not the 1-channel image"),
+        (k * k * c_out * c_out + c_out, "own 16 filters"),
+        (k * k * c_in * c_out + c_in, "one bias per filter"),
+        (sum(ch02.PAPER_C3_INPUTS) * k * k + c_out, "sparse connection table"),
+        (10 * 10 * k * k * c_in * c_out, "multiply-accumulates"),
+        (model.get_layer("c1_conv").count_params(), "C1's parameter count"),
+        (k * c_in * c_out + c_out, "not 5"),
+        (999, "k*k*C_in weights per filter"),
+    ]
+    for answer, expected in mistakes:
+        _assert_hint(capsys, ch02.check_c3_params, answer, expected)
+    _assert_fill_in(capsys, ch02.check_c3_params, None)
+
+
+def test_ch02_paper_c3_table():
+    # The 1998 paper's C3: 16 maps, and 1,516 trainable parameters in its Table I.
+    assert len(ch02.PAPER_C3_INPUTS) == 16
+    assert sum(ch02.PAPER_C3_INPUTS) * 25 + 16 == 1516
+
+
+def test_ch02_modern_change(capsys):
+    _assert_correct(capsys, ch02.check_modern_change, "c")
+    _assert_correct(capsys, ch02.check_modern_change, " C) ")
+    mistakes = [
+        ("a", "pooling layers too"),
+        ("b", "activations too"),
+        ("d", "BatchNormalization"),
+        ("e", "parameters"),
+        ("f", "simplification"),
+        ("z", "one letter"),
+        (3, "one letter"),
+    ]
+    for answer, expected in mistakes:
+        _assert_hint(capsys, ch02.check_modern_change, answer, expected)
+    _assert_fill_in(capsys, ch02.check_modern_change, None)
