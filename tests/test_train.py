@@ -155,3 +155,15 @@ def test_run_experiment_saves_a_model_that_reproduces_its_metrics(tmp_path, monk
     predictions = np.argmax(model.predict(x_test.astype("float32")[..., None] / 255.0, verbose=0), axis=-1)
     assert np.mean(predictions == y_test) == pytest.approx(saved["test_accuracy"], abs=1e-6)
     assert metrics["test_accuracy"] == saved["test_accuracy"]
+
+
+def test_full_mode_switches_to_the_papers_recipe(monkeypatch):
+    monkeypatch.delenv("CV_TEXTBOOK_SMOKE", raising=False)
+    classroom = train.recipe_for("resnet20")
+    monkeypatch.setenv("CV_TEXTBOOK_FULL", "1")
+    paper = train.recipe_for("resnet110")
+    assert (paper.optimizer, paper.schedule, paper.learning_rate) == ("sgd", "step", 0.1)
+    assert paper.augment == ("flip", "shift") and paper.warmup_epochs == 1
+    assert paper.model_kwargs == {"weight_decay": 1e-4}
+    assert train.recipe_for("resnet20") != classroom
+    assert train.recipe_for("lenet5") == train.RECIPES["lenet5"]  # no full recipe: classroom
