@@ -117,8 +117,12 @@ def cmd_train(args) -> None:
         resume=not args.fresh,
         verbose=1 if sys.stdout.isatty() else 2,  # a live bar in a terminal, one line per epoch in a log
     )
+    if metrics["task"] == "segmentation":
+        score = f"test mean IoU {metrics['test_mean_iou']:.4f}, pixel accuracy {metrics['test_pixel_accuracy']:.4f}"
+    else:
+        score = f"test accuracy {metrics['test_accuracy']:.4f}"
     print(
-        f"{args.model}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
+        f"{args.model}: {score}, test loss {metrics['test_loss']:.4f}, "
         f"{metrics['epochs']} epochs, {metrics['examples_per_second']:,.0f} examples/s on {metrics['device']}"
     )
     print(f"wrote model.keras, metrics.json, history.csv, history.json and history.png to {metrics['run_dir']}")
@@ -134,13 +138,28 @@ def cmd_evaluate(args) -> None:
     if not model_path.is_file():
         raise UsageError(f"{model_path} does not exist: pass the folder a `train --out DIR` run wrote.")
     model = models.load_model(model_path)
+    metrics_path = run_dir / "metrics.json"
+    claimed = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+
+    if claimed.get("task") == "segmentation":
+        from cv_textbook.data import segmentation
+
+        # The same test canvases as the run: the generator is deterministic for its settings.
+        x_test, y_test = segmentation.make_fashion_canvases(
+            "test", claimed["test_examples"], size=claimed["canvas_size"], mode=claimed["canvas_mode"],
+            seed=claimed["seed"],
+        )
+        result = train.evaluate_segmentation(model, x_test, y_test)
+        print(f"{model.name}: test mean IoU {result['test_mean_iou']:.4f}, pixel accuracy "
+              f"{result['test_pixel_accuracy']:.4f} on {len(x_test):,} test canvases")
+        print(f"metrics.json claims mean IoU {claimed['test_mean_iou']:.4f}")
+        return
+
     _, (x_test, y_test) = load_fashion_mnist()
     result = train.evaluate(model, x_test, y_test)
     print(f"{model.name}: test accuracy {result['test_accuracy']:.4f}, test loss {result['test_loss']:.4f} "
           f"on all {len(x_test):,} Fashion-MNIST test images")
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.is_file():
-        claimed = json.loads(metrics_path.read_text())
+    if claimed:
         print(f"metrics.json claims {claimed['test_accuracy']:.4f} on {claimed['test_examples']:,} test images")
 
 

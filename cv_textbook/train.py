@@ -43,6 +43,10 @@ class Recipe:
     augment: tuple[str, ...] = ()
     image_size: tuple[int, int] | None = None  # resize Fashion-MNIST for networks made for more
     model_kwargs: dict = dataclasses.field(default_factory=dict)
+    task: str = "classification"  # or "segmentation": canvases composed from Fashion-MNIST
+    train_examples: int | None = None  # None: all of Fashion-MNIST (classification)
+    canvas_size: int = 128
+    canvas_mode: str = "trimap"
 
 
 # Classroom recipes: chosen by measurement so each trains in minutes on a laptop CPU.
@@ -60,6 +64,10 @@ RECIPES = {
         model_kwargs={"weight_decay": 1e-4},
     ),
 }
+SEGMENTATION_RECIPE = Recipe(
+    epochs=10, batch_size=16, learning_rate=1e-3, schedule="cosine", task="segmentation", train_examples=2000
+)
+RECIPES.update({name: SEGMENTATION_RECIPE for name in ("unet_xception", "unet_classic")})
 DEFAULT_RECIPE = Recipe(epochs=10)
 
 # Full recipes (CV_TEXTBOOK_FULL=1): the paper's own, meant for a GPU. He et al. (2015), §4.2:
@@ -212,12 +220,13 @@ def make_optimizer(
     return keras.optimizers.Adam(rate)
 
 
-def compile_model(model, setup: device.TrainingSetup, optimizer=None):
-    """Sparse cross-entropy and accuracy; Adam unless you bring an optimizer; XLA as the setup says."""
+def compile_model(model, setup: device.TrainingSetup, optimizer=None, metrics=("accuracy",)):
+    """Sparse cross-entropy (per image or per pixel) and ``metrics``; Adam unless you bring an
+    optimizer; XLA as the setup says."""
     model.compile(
         optimizer=optimizer or keras.optimizers.Adam(),
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        metrics=list(metrics),
         jit_compile=setup.jit_compile,
     )
 
@@ -250,6 +259,7 @@ def fit(
     run_dir: str | Path | None = None,
     resume: bool = True,
     setup: device.TrainingSetup | None = None,
+    metrics=("accuracy",),
     verbose="auto",
     callbacks=(),
 ) -> FitResult:
@@ -292,7 +302,7 @@ def fit(
                 optimizer=optimizer,
                 warmup_steps=int(warmup_epochs * steps_per_epoch),
             )
-        compile_model(model, setup, optimizer)
+        compile_model(model, setup, optimizer, metrics)
 
     all_callbacks = [
         Throughput(n_train),
@@ -337,6 +347,53 @@ def predict_classes(model, images: np.ndarray, batch_size: int = 256) -> np.ndar
     return np.argmax(probabilities, axis=-1)
 
 
+def _experiment_data(recipe: Recipe, budget: config.Budget, seed: int) -> dict:
+    """Training, validation and test arrays for a recipe's task, within the budget."""
+    if recipe.task == "segmentation":
+        from cv_textbook.data import segmentation
+
+        # A 128×128 canvas has about 20× the pixels of a 28×28 image: an eighth as many canvases
+        # as the budget's images keeps a budget's cost about the same.
+        n_train = min(recipe.train_examples, budget.train_examples // 8) if budget.train_examples else recipe.train_examples
+        n_test = budget.test_examples // 8 if budget.test_examples else max(1, n_train // 4)
+        canvases = {
+            split: segmentation.make_fashion_canvases(
+                split, n, size=recipe.canvas_size, mode=recipe.canvas_mode, seed=seed
+            )
+            for split, n in (("train", n_train), ("validation", max(1, n_train // 10)), ("test", n_test))
+        }
+        classes = (
+            segmentation.CANVAS_CLASSES_TRIMAP if recipe.canvas_mode == "trimap" else segmentation.CANVAS_CLASSES_SEMANTIC
+        )
+        return dict(
+            train=canvases["train"], validation=canvases["validation"], test=canvases["test"], classes=classes,
+            dataset=f"fashion_mnist_canvases_{recipe.canvas_mode}_{recipe.canvas_size}px",
+        )
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_fashion_mnist()
+    x_train, y_train = pipeline.subset(x_train, y_train, budget.train_examples or recipe.train_examples, seed)
+    train_split, validation_split = pipeline.split_validation(x_train, y_train, 0.1, seed)
+    return dict(
+        train=train_split, validation=validation_split,
+        test=pipeline.subset(x_test, y_test, budget.test_examples, seed),
+        classes=fashion_mnist.FASHION_MNIST_CLASSES, dataset="fashion_mnist",
+    )
+
+
+def evaluate_segmentation(model, images: np.ndarray, masks: np.ndarray, batch_size: int = 32) -> dict:
+    """Test loss, pixel accuracy, mean IoU and per-class IoU of a segmentation model."""
+    from cv_textbook import metrics
+
+    num_classes = int(model.output_shape[-1])
+    loss, accuracy = model.evaluate(pipeline.make_dataset(images, masks, batch_size), verbose=0)[:2]
+    predicted = np.argmax(model.predict(pipeline.prepare_images(images), batch_size=batch_size, verbose=0), axis=-1)
+    return {
+        "test_loss": float(loss),
+        "test_pixel_accuracy": float(accuracy),
+        "test_mean_iou": metrics.mean_iou(masks, predicted, num_classes),
+        "test_iou_per_class": [float(v) for v in metrics.iou_per_class(masks, predicted, num_classes)],
+    }
+
+
 def run_experiment(
     model_name: str,
     *,
@@ -349,38 +406,39 @@ def run_experiment(
     model_kwargs: dict | None = None,
     verbose="auto",
 ) -> dict:
-    """Train a registered model on the real Fashion-MNIST and save everything about the run.
+    """Train a registered model on real Fashion-MNIST data and save everything about the run.
 
-    Returns the metrics that are also written to ``out/metrics.json``.
+    Classifiers train on Fashion-MNIST itself; segmentation models on canvases composed from
+    its images (``cv_textbook.data.segmentation``). Returns the metrics that are also written
+    to ``out/metrics.json``.
     """
+    from cv_textbook import metrics as segmentation_metrics
     from cv_textbook import models, viz
 
-    recipe = recipe_for(model_name)
     models.check_name(model_name)
+    recipe = recipe_for(model_name)
     full = FULL_RECIPES.get(model_name)
     budget = config.budget(epochs or recipe.epochs, full_epochs=(epochs or full.epochs) if full else None)
     batch_size = batch_size or recipe.batch_size
     learning_rate = learning_rate or recipe.learning_rate
-
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_fashion_mnist()
     source = fashion_mnist.fashion_mnist_source()
-    x_train, y_train = pipeline.subset(x_train, y_train, budget.train_examples, seed)
-    x_test, y_test = pipeline.subset(x_test, y_test, budget.test_examples, seed)
-    (x_fit, y_fit), (x_val, y_val) = pipeline.split_validation(x_train, y_train, 0.1, seed)
-    print(f"{model_name}: {budget.describe()}; data from {source}")
+    print(f"{model_name}: {budget.describe()}; Fashion-MNIST from {source}")
+    data = _experiment_data(recipe, budget, seed)
+    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = data["train"], data["validation"], data["test"]
 
     setup = device.training_setup()
     device.configure_gpus()
     seed_everything(seed)
-    side = recipe.image_size or x_train.shape[1:3]
-    # Fashion-MNIST's shape and classes, unless the recipe or the caller says otherwise.
-    kwargs = {"input_shape": (*side, 1), "num_classes": len(fashion_mnist.FASHION_MNIST_CLASSES)}
+    side = recipe.image_size or x_fit.shape[1:3]
+    # The data's shape and classes, unless the recipe or the caller says otherwise.
+    kwargs = {"input_shape": (*side, 1), "num_classes": len(data["classes"])}
     accepted = inspect.signature(models.builder(model_name)).parameters
     kwargs = {key: value for key, value in kwargs.items() if key in accepted}
     kwargs.update(recipe.model_kwargs, **(model_kwargs or {}))
     with device.precision_scope(setup.precision):
         model = models.build(model_name, **kwargs)
 
+    segmenting = recipe.task == "segmentation"
     run_dir = Path(out) if out is not None else new_run_dir(model_name)
     result = fit(
         model,
@@ -398,12 +456,14 @@ def run_experiment(
         run_dir=run_dir,
         resume=resume,
         setup=setup,
+        metrics=["accuracy", segmentation_metrics.SparseMeanIoU(len(data["classes"]))] if segmenting else ["accuracy"],
         verbose=verbose,
     )
-    test = evaluate(model, x_test, y_test)
+    test = evaluate_segmentation(model, x_test, y_test) if segmenting else evaluate(model, x_test, y_test)
     model.save(run_dir / "model.keras")
     metrics = {
         "model": model_name,
+        "task": recipe.task,
         **test,
         "epochs": len(result.history.get("loss", [])),
         "batch_size": batch_size,
@@ -415,8 +475,10 @@ def run_experiment(
         "device": setup.description,
         "precision": setup.precision,
         "jit_compile": setup.jit_compile,
-        "dataset": "fashion_mnist",
+        "dataset": data["dataset"],
         "dataset_source": source,
+        "classes": list(data["classes"]),
+        **({"canvas_size": recipe.canvas_size, "canvas_mode": recipe.canvas_mode} if segmenting else {}),
         "train_examples": len(x_fit),
         "validation_examples": len(x_val),
         "test_examples": len(x_test),
@@ -425,7 +487,8 @@ def run_experiment(
         "seed": seed,
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    figure = viz.plot_learning_curves(result.history, title=f"{model_name} on Fashion-MNIST")
+    curves = ("loss", "accuracy", "mean_iou") if segmenting else ("loss", "accuracy")
+    figure = viz.plot_learning_curves(result.history, metrics=curves, title=f"{model_name} on {data['dataset']}")
     figure.savefig(run_dir / "history.png", dpi=100, bbox_inches="tight")
     metrics["run_dir"] = str(run_dir)
     return metrics

@@ -71,3 +71,18 @@ def test_unknown_model_through_the_real_entry_point_has_no_traceback():
     # The name is checked before TensorFlow is imported, so nothing else is printed.
     assert result.stderr.strip().startswith("cv_textbook: error: unknown model 'resnet9000'")
     assert "Traceback" not in result.stderr
+
+
+def test_train_unet_xception_reports_mean_iou_and_evaluates_again(tmp_path):
+    out = tmp_path / "unet"
+    trained = run_cli("train", "unet_xception", "--out", str(out))
+    assert trained.returncode == 0, trained.stderr
+    assert "test mean IoU" in trained.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "segmentation" and metrics["dataset"].startswith("fashion_mnist_canvases_trimap")
+    assert len(metrics["test_iou_per_class"]) == 3
+
+    evaluated = run_cli("evaluate", str(out))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"metrics.json claims mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
+    assert f"test mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
