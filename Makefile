@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.installed-test
 APT_PACKAGES := dataset-fashion-mnist graphviz
 
 .PHONY: help install data demo test lab notebooks clean
@@ -23,6 +24,11 @@ $(INSTALLED): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# JAX is for the tests only (every model must also run on the JAX backend).
+$(TEST_INSTALLED): $(INSTALLED)
+	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
 install: $(INSTALLED)
@@ -52,7 +58,7 @@ demo: data
 	$(PY) -m cv_textbook train lenet5 --out runs/demo --fresh
 	$(PY) -m cv_textbook evaluate runs/demo
 
-test: data
+test: data $(TEST_INSTALLED)
 	$(PY) -m pytest tests/ -q
 
 lab: data

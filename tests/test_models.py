@@ -1,12 +1,11 @@
 """Model builders: exact sizes, readable names, clear errors, safe saving."""
 
-import inspect
-
 import keras
 import numpy as np
 import pytest
 
 from cv_textbook import models
+from model_sizes import every_model, small_version
 
 
 def test_registry_lists_and_builds_lenet5():
@@ -68,25 +67,7 @@ def test_unknown_model_suggests_the_closest_name():
         models.build("lenet")
 
 
-def small_version(name):
-    """Keyword arguments that build model ``name`` at a small input size (same layers)."""
-    parameters = inspect.signature(models.builder(name)).parameters
-    if name == "unet_classic":
-        return {"input_shape": (32, 32, 1), "padding": "same"}
-    if name.startswith("unet"):
-        return {"input_shape": (32, 32, 1)}
-    if "depth" in parameters or parameters["input_shape"].default == (32, 32, 3):
-        return {"input_shape": (28, 28, 1)}  # CIFAR layout, on Fashion-MNIST's size
-    if parameters["input_shape"].default == (224, 224, 3):
-        return {"input_shape": (32, 32, 3), "num_classes": 10}
-    return {}
-
-
-# ResNet-1202's 4,200 layers take minutes to save; tests/test_resnet.py covers it as a slow test.
-SAVE_LOAD_MODELS = [name for name in models.available() if name != "resnet1202"]
-
-
-@pytest.mark.parametrize("name", SAVE_LOAD_MODELS)
+@pytest.mark.parametrize("name", every_model())
 def test_every_model_saves_and_loads_safely_with_the_same_outputs(name, tmp_path):
     model = models.build(name, **small_version(name))
     path = tmp_path / f"{name}.keras"

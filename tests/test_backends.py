@@ -1,0 +1,65 @@
+"""Model code is backend-neutral: every model also builds, trains, saves and loads on JAX.
+
+JAX is a test-only dependency (``make test`` installs it); students need only TensorFlow.
+The check runs in a subprocess because a Keras backend is chosen once per process.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model_sizes import every_model, small_version
+
+CHECK_ON_BACKEND = r"""
+import json, sys
+import keras
+import numpy as np
+from cv_textbook import models, train
+
+assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+rng = np.random.default_rng(0)
+report = {}
+for name, kwargs in json.loads(sys.argv[2]).items():
+    model = models.build(name, **kwargs)
+    height, width, channels = model.input_shape[1:]
+    images = rng.integers(0, 256, (16, height, width, channels), dtype=np.uint8)
+    classes = model.output_shape[-1]
+    label_shape = (16,) if len(model.output_shape) == 2 else (16, height, width)  # classes or pixels
+    labels = rng.integers(0, classes, label_shape)
+    result = train.fit(model, (images, labels), epochs=1, batch_size=8, run_dir=f"{sys.argv[3]}/{name}",
+                       resume=False, verbose=0)
+    model.save(f"{sys.argv[3]}/{name}.keras")
+    loaded = models.load_model(f"{sys.argv[3]}/{name}.keras")
+    batch = images[:2].astype("float32") / 255.0
+    difference = float(np.max(np.abs(model.predict(batch, verbose=0) - loaded.predict(batch, verbose=0))))
+    report[name] = {"loss": result.history["loss"][-1], "difference": difference}
+print("REPORT" + json.dumps(report))
+"""
+
+
+def run_on_backend(backend, names, tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    root = Path(__file__).resolve().parent.parent
+    specs = json.dumps({name: small_version(name) for name in names})
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_ON_BACKEND, backend, specs, str(tmp_path)],
+        capture_output=True, text=True, env=env, cwd=root, timeout=1500,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("REPORT"))
+    return json.loads(line[len("REPORT"):])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (`make test` installs it)")
+def test_every_model_trains_saves_and_loads_on_jax(tmp_path):
+    names = every_model()
+    report = run_on_backend("jax", names, tmp_path)
+    assert sorted(report) == sorted(names)
+    for name, outcome in report.items():
+        assert outcome["loss"] == outcome["loss"] and outcome["loss"] > 0, f"{name}: loss {outcome['loss']}"
+        assert outcome["difference"] < 1e-5, f"{name}: reloaded model differs by {outcome['difference']}"
