@@ -414,7 +414,7 @@ def run_experiment(
     to ``out/metrics.json``.
     """
     from cv_textbook import metrics as segmentation_metrics
-    from cv_textbook import models, viz
+    from cv_textbook import distribute, models, viz
 
     models.check_name(model_name)
     recipe = recipe_for(model_name)
@@ -429,6 +429,11 @@ def run_experiment(
 
     setup = device.training_setup()
     device.configure_gpus()
+    strategy = distribute.choose_strategy()  # None on one device
+    replicas = distribute.replicas(strategy)
+    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = (
+        distribute.even_split(x, y, replicas) for x, y in ((x_fit, y_fit), (x_val, y_val), (x_test, y_test))
+    )
     seed_everything(seed)
     side = recipe.image_size or x_fit.shape[1:3]
     # The data's shape and classes, unless the recipe or the caller says otherwise.
@@ -436,30 +441,33 @@ def run_experiment(
     accepted = inspect.signature(models.builder(model_name)).parameters
     kwargs = {key: value for key, value in kwargs.items() if key in accepted}
     kwargs.update(recipe.model_kwargs, **(model_kwargs or {}))
-    with device.precision_scope(setup.precision):
+    with distribute.scope(strategy), device.precision_scope(setup.precision):
         model = models.build(model_name, **kwargs)
 
     segmenting = recipe.task == "segmentation"
     run_dir = Path(out) if out is not None else new_run_dir(model_name)
-    result = fit(
-        model,
-        (x_fit, y_fit),
-        (x_val, y_val),
-        epochs=budget.epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        schedule=recipe.schedule,
-        optimizer=recipe.optimizer,
-        warmup_epochs=recipe.warmup_epochs,
-        augment=recipe.augment,
-        image_size=recipe.image_size,
-        seed=seed,
-        run_dir=run_dir,
-        resume=resume,
-        setup=setup,
-        metrics=["accuracy", segmentation_metrics.SparseMeanIoU(len(data["classes"]))] if segmenting else ["accuracy"],
-        verbose=verbose,
-    )
+    # Inside the strategy's scope fit creates the optimizer and the metrics and compiles: their
+    # variables then live on every replica.
+    with distribute.scope(strategy):
+        result = fit(
+            model,
+            (x_fit, y_fit),
+            (x_val, y_val),
+            epochs=budget.epochs,
+            batch_size=batch_size * replicas,  # the global batch: batch_size per replica
+            learning_rate=learning_rate,
+            schedule=recipe.schedule,
+            optimizer=recipe.optimizer,
+            warmup_epochs=recipe.warmup_epochs,
+            augment=recipe.augment,
+            image_size=recipe.image_size,
+            seed=seed,
+            run_dir=run_dir,
+            resume=resume,
+            setup=setup,
+            metrics=["accuracy", segmentation_metrics.SparseMeanIoU(len(data["classes"]))] if segmenting else ["accuracy"],
+            verbose=verbose,
+        )
     test = evaluate_segmentation(model, x_test, y_test) if segmenting else evaluate(model, x_test, y_test)
     model.save(run_dir / "model.keras")
     metrics = {
@@ -468,6 +476,8 @@ def run_experiment(
         **test,
         "epochs": len(result.history.get("loss", [])),
         "batch_size": batch_size,
+        "replicas": replicas,
+        "global_batch_size": batch_size * replicas,
         "learning_rate": learning_rate,
         "schedule": recipe.schedule,
         "optimizer": recipe.optimizer,
