@@ -64,6 +64,26 @@ def make_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the Fashion-MNIST test set")
     evaluate.add_argument("run_dir")
+
+    bench = commands.add_parser("bench", help="training speed: the package against plain model.fit on NumPy arrays")
+    bench.add_argument("--model", action="append", dest="models", metavar="NAME",
+                       help="a registered classifier; repeat for more (default: lenet5 and resnet20)")
+    bench.add_argument("--epochs", type=_positive_int, metavar="N",
+                       help="epochs of each way, the first one warm-up (default: 4)")
+    bench.add_argument("--train-examples", type=_positive_int, metavar="N",
+                       help="training images of the speed runs (default: 60,000 for lenet5, 10,000 for others)")
+    bench.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                       help="the package's precision (default: the device's)")
+    bench.add_argument("--compare-precision", action=argparse.BooleanOptionalAction, default=True,
+                       help="also train the package's way in mixed_bfloat16 (float32 if that is the default)")
+    bench.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True,
+                       help="time the recipe's full run to 0.91 (lenet5) / 0.93 (resnet20) test accuracy")
+    bench.add_argument("--tta-epochs", type=_positive_int, metavar="N",
+                       help="epochs of the time-to-accuracy run (default: the recipe's)")
+    bench.add_argument("--target", type=_positive_float, metavar="ACC",
+                       help="test accuracy to time instead of the model's own")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--json", metavar="PATH", help="write the report here, and a bar chart beside it (.png)")
     return parser
 
 
@@ -163,7 +183,43 @@ def cmd_evaluate(args) -> None:
         print(f"metrics.json claims {claimed['test_accuracy']:.4f} on {claimed['test_examples']:,} test images")
 
 
-COMMANDS = {"list": cmd_list, "data": cmd_data, "summary": cmd_summary, "train": cmd_train, "evaluate": cmd_evaluate}
+def cmd_bench(args) -> None:
+    from cv_textbook import models
+
+    for name in args.models or ():
+        models.check_name(name)  # before the slow framework import below
+    if args.target is not None and args.target > 1:
+        raise UsageError(f"--target is a test accuracy between 0 and 1, got {args.target}")
+    import_tensorflow_quietly()
+    from cv_textbook import bench
+
+    report = bench.run_benchmark(
+        args.models,
+        epochs=args.epochs,
+        train_examples=args.train_examples,
+        precision=args.precision,
+        compare_precision=args.compare_precision,
+        time_to_accuracy=args.time_to_accuracy,
+        tta_epochs=args.tta_epochs,
+        target=args.target,
+        seed=args.seed,
+        json_path=args.json,
+        log=lambda line: print(line, flush=True),
+    )
+    print()
+    print(bench.format_report(report))
+    if args.json:
+        print(f"wrote {args.json} and {bench.chart_path(args.json)}")
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "data": cmd_data,
+    "summary": cmd_summary,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "bench": cmd_bench,
+}
 
 
 def main(argv=None) -> int:

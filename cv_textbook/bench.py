@@ -1,0 +1,627 @@
+"""``python -m cv_textbook bench``: how fast the package trains, against what a student writes first.
+
+For each model the benchmark trains on the same real Fashion-MNIST images, in one process and
+taking turns epoch by epoch (so that whatever else the machine is doing slows every way alike):
+
+* **baseline** — the first thing a student writes: ``model.fit`` on NumPy float32 arrays
+  (``x / 255`` with a channel axis), ``compile("adam", "sparse_categorical_crossentropy",
+  metrics=["accuracy"])`` and Keras's defaults otherwise (``jit_compile="auto"``, shuffling
+  arrays) — except the batch size, which is the recipe's, the same as the package's, for a fair
+  comparison (Keras's default would be 32);
+* **package** — what ``cv_textbook.train.fit`` sets up: ``device.training_setup()`` precision and
+  XLA, the ``tf.data`` pipeline of ``cv_textbook.data.pipeline`` (``NumpyBatches`` on other
+  backends), the model's recipe (batch size, optimizer, schedule, augmentation);
+* **package in the other precision** — the same with ``mixed_bfloat16`` (or float32 where the
+  default is already bfloat16), to choose the CPU default by measurement.
+
+Each way is timed from the start to the end of each of its epochs; the first epoch (tracing,
+compilation, filling the cache) is left out and the median of the others reported as
+examples per second. All models start from the same weights (same seed). After the last epoch
+each is evaluated on the same test images.
+
+Also measured: the input pipeline alone (one pass over the training batches, no model), and
+**time to accuracy** — a separate, real ``cv_textbook.train.fit`` run of the model's recipe on
+the training split ``run_experiment`` uses, evaluated on the whole test set after every epoch:
+the first epoch and the training seconds (compilation included, evaluation excluded) at which
+the test accuracy reaches the target (0.91 for LeNet-5, 0.93 for ResNet-20). It runs the
+recipe's epochs (``--tta-epochs`` to cap it) and is most of the default benchmark's time;
+``--no-time-to-accuracy`` leaves it out.
+
+Memory is the process's resident set: ``peak_memory_mb`` is the process's peak so far
+(``getrusage``), which for TensorFlow on a CPU is all there is to measure. As the ways share
+one process, the highest resident set sampled while each way trained is reported beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from cv_textbook import config, device, models, train
+from cv_textbook.data import fashion_mnist, pipeline
+
+DEFAULT_MODELS = ("lenet5", "resnet20")
+DEFAULT_EPOCHS = 4  # the first one is warm-up: the median of three measured epochs
+# Enough batches for steady timings, small enough for a ~10-minute benchmark on a 2-core CPU.
+DEFAULT_TRAIN_EXAMPLES = {"lenet5": 60_000}
+FALLBACK_TRAIN_EXAMPLES = 10_000
+TARGET_ACCURACY = {"lenet5": 0.91, "resnet20": 0.93}
+BFLOAT16 = "mixed_bfloat16"
+# bfloat16 becomes a CPU's default only when its test accuracy stays this close to float32's.
+BFLOAT16_ACCURACY_TOLERANCE = 0.003
+BASELINE_LABEL = "Keras defaults, NumPy arrays"
+
+
+# ---------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------
+
+
+def cpu_supports_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+    """True when the CPU computes in bfloat16 natively: the x86 flags ``avx512_bf16`` or
+    ``amx_bf16``, or the Arm feature ``bf16`` (Linux ``/proc/cpuinfo``; macOS ``sysctl``).
+
+    Without such instructions bfloat16 is emulated and slower than float32.
+    """
+    try:
+        with open(cpuinfo) as stream:
+            text = stream.read()
+    except OSError:
+        text = ""
+    features = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in {"flags", "features"}:
+            features.update(value.split())
+    if features:
+        return bool(features & {"avx512_bf16", "amx_bf16", "bf16"})
+    if platform.system() == "Darwin":
+        try:
+            answer = subprocess.run(
+                ["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True, timeout=5
+            )
+            return answer.stdout.strip() == "1"
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return False
+
+
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, in MB (None where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def current_rss_mb() -> float | None:
+    """The process's resident memory now, in MB (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as stream:
+            pages = int(stream.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class RssSampler:
+    """Samples the resident memory in a background thread and keeps, for each label, the highest
+    value seen while that label was active (``with sampler.during("baseline"): ...``)."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.peaks: dict[str, float] = {}
+        self._label = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _record(self):
+        label, rss = self._label, current_rss_mb()
+        if label is not None and rss is not None:
+            self.peaks[label] = max(rss, self.peaks.get(label, 0.0))
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self._record()
+
+    @contextlib.contextmanager
+    def during(self, label: str):
+        self._label = label
+        self._record()
+        try:
+            yield
+        finally:
+            self._record()
+            self._label = None
+
+
+@contextlib.contextmanager
+def _quiet_retracing_warnings():
+    """Several models trained side by side trace many functions, which makes TensorFlow warn
+    about "excessive retracing"; expected here, so hidden for the block."""
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+# ---------------------------------------------------------------------------
+# The ways to train
+# ---------------------------------------------------------------------------
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Seconds from the start to the end of each epoch (no validation runs in the benchmark)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+@dataclasses.dataclass
+class Way:
+    """One way of training a model, one epoch at a time."""
+
+    key: str  # "baseline", "package", "package_mixed_bfloat16", ...
+    label: str  # for people
+    model: keras.Model
+    run_epoch: Callable[[int], None]
+    clock: EpochClock
+    precision: str
+    jit_compile: bool
+
+
+def steady_examples_per_second(seconds: list[float], examples: int) -> float:
+    """Examples per second of the median epoch after the first (which pays for tracing and
+    compilation); of the only epoch when there is one."""
+    steady = seconds[1:] if len(seconds) > 1 else seconds
+    return examples / statistics.median(steady)
+
+
+def model_kwargs(model_name: str, recipe: train.Recipe) -> dict:
+    """The builder arguments ``run_experiment`` uses for Fashion-MNIST (and the recipe's)."""
+    side = recipe.image_size or (28, 28)
+    kwargs = {"input_shape": (*side, 1), "num_classes": len(fashion_mnist.FASHION_MNIST_CLASSES)}
+    accepted = inspect.signature(models.builder(model_name)).parameters
+    kwargs = {key: value for key, value in kwargs.items() if key in accepted}
+    kwargs.update(recipe.model_kwargs)
+    return kwargs
+
+
+def check_classifier(model_name: str) -> None:
+    """The benchmark trains classifiers on Fashion-MNIST; say so for anything else."""
+    models.check_name(model_name)
+    if train.recipe_for(model_name).task != "classification":
+        raise ValueError(
+            f"{model_name} is a segmentation model; the benchmark measures classifiers "
+            f"(e.g. {', '.join(DEFAULT_MODELS)})."
+        )
+
+
+def baseline_way(model_name, kwargs, x, y, batch_size, image_size, seed) -> Way:
+    """What a student writes first: NumPy float32 arrays into ``model.fit``, Keras's defaults."""
+    train.seed_everything(seed)
+    model = models.build(model_name, **kwargs)  # Keras's default policy: float32
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    images = x.astype("float32")[..., np.newaxis] / 255.0
+    if image_size is not None:  # resized once, up front, as a student would
+        images = keras.ops.convert_to_numpy(keras.ops.image.resize(images, image_size))
+    clock = EpochClock()
+
+    def run_epoch(epoch):
+        model.fit(images, y, batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch, verbose=0,
+                  callbacks=[clock])
+
+    return Way("baseline", BASELINE_LABEL, model, run_epoch, clock, "float32", bool(model.jit_compile))
+
+
+def package_dataset(x, y, recipe: train.Recipe, seed: int):
+    """The training batches ``cv_textbook.train.fit`` makes for this recipe."""
+    return pipeline.make_dataset(
+        x, y, recipe.batch_size, shuffle=True, seed=seed, augment=recipe.augment, image_size=recipe.image_size
+    )
+
+
+def package_way(model_name, kwargs, recipe, x, y, epochs, setup: device.TrainingSetup, seed, key) -> Way:
+    """What ``cv_textbook.train.fit`` does: the device's setup, the tf.data pipeline, the recipe."""
+    train.seed_everything(seed)
+    with device.precision_scope(setup.precision):
+        model = models.build(model_name, **kwargs)
+    dataset = package_dataset(x, y, recipe, seed)
+    steps = math.ceil(len(x) / recipe.batch_size)
+    optimizer = train.make_optimizer(
+        recipe.learning_rate, recipe.schedule, total_steps=epochs * steps, optimizer=recipe.optimizer,
+        warmup_steps=int(recipe.warmup_epochs * steps),
+    )
+    train.compile_model(model, setup, optimizer)
+    clock = EpochClock()
+
+    def run_epoch(epoch):
+        model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0, callbacks=[clock])
+
+    xla = "XLA" if setup.jit_compile else "no XLA"
+    return Way(key, f"cv_textbook ({setup.precision}, {xla})", model, run_epoch, clock, setup.precision,
+               bool(setup.jit_compile))
+
+
+def _drain(dataset) -> int:
+    """Produce every batch of one epoch; return how many examples they held."""
+    count = 0
+    if isinstance(dataset, keras.utils.PyDataset):
+        for index in range(len(dataset)):
+            count += len(dataset[index][1])
+        dataset.on_epoch_end()
+        return count
+    for _, labels in dataset:
+        count += int(labels.shape[0])
+    return count
+
+
+def input_pipeline_examples_per_second(x, y, recipe: train.Recipe, seed: int) -> float:
+    """Examples per second of the package's training batches alone, after one pass to warm up
+    (the tf.data cache is filled in the first epoch of training too)."""
+    dataset = package_dataset(x, y, recipe, seed)
+    _drain(dataset)
+    start = time.perf_counter()
+    count = _drain(dataset)
+    return count / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------
+# Time to accuracy
+# ---------------------------------------------------------------------------
+
+
+class EvaluateEachEpoch(keras.callbacks.Callback):
+    """Evaluates on the test set after every epoch and notes when ``target`` is first reached.
+
+    Training seconds run from the start of training and leave the evaluations out.
+    """
+
+    def __init__(self, x_test, y_test, target: float, log=None):
+        super().__init__()
+        self.x_test, self.y_test, self.target, self.log = x_test, y_test, target, log
+        self.accuracy: list[float] = []
+        self.training_seconds: list[float] = []
+        self.reached_epoch: int | None = None
+        self.reached_seconds: float | None = None
+
+    def on_train_begin(self, logs=None):
+        self._elapsed = 0.0
+        self._mark = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._elapsed += time.perf_counter() - self._mark
+        accuracy = train.evaluate(self.model, self.x_test, self.y_test)["test_accuracy"]
+        self.accuracy.append(accuracy)
+        self.training_seconds.append(self._elapsed)
+        if self.reached_epoch is None and accuracy >= self.target:
+            self.reached_epoch, self.reached_seconds = epoch + 1, self._elapsed
+        if self.log is not None:
+            self.log(f"  epoch {epoch + 1}: test accuracy {accuracy:.4f} after {self._elapsed:,.0f} s of training")
+        self._mark = time.perf_counter()
+
+
+def time_to_accuracy(model_name, target, x_train, y_train, x_test, y_test, *, epochs=None,
+                     setup: device.TrainingSetup, seed=0, log=print) -> dict:
+    """Train ``model_name``'s recipe with ``cv_textbook.train.fit`` on the training split of
+    ``run_experiment`` (90 % of the training images) for ``epochs`` (default: the recipe's) and
+    report when the test accuracy first reaches ``target``."""
+    recipe = train.recipe_for(model_name)
+    budget = config.budget(epochs or recipe.epochs)
+    x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
+    (x_fit, y_fit), _ = pipeline.split_validation(x, y, 0.1, seed)
+    x_test, y_test = pipeline.subset(x_test, y_test, budget.test_examples, seed)
+    train.seed_everything(seed)
+    with device.precision_scope(setup.precision):
+        model = models.build(model_name, **model_kwargs(model_name, recipe))
+    watcher = EvaluateEachEpoch(x_test, y_test, target, log)
+    log(f"{model_name}: time to {target:.2f} test accuracy, up to {budget.epochs} epoch(s) of the recipe "
+        f"on {len(x_fit):,} images")
+    with tempfile.TemporaryDirectory(prefix="cv_textbook-bench-") as run_dir:
+        train.fit(
+            model, (x_fit, y_fit), epochs=budget.epochs, batch_size=recipe.batch_size,
+            learning_rate=recipe.learning_rate, schedule=recipe.schedule, optimizer=recipe.optimizer,
+            warmup_epochs=recipe.warmup_epochs, augment=recipe.augment, image_size=recipe.image_size, seed=seed,
+            run_dir=run_dir, resume=False, setup=setup, verbose=0, callbacks=[watcher],
+        )
+    best = max(watcher.accuracy)
+    if watcher.reached_epoch is not None:
+        summary = (f"reached {target:.2f} after {watcher.reached_epoch} epoch(s), "
+                   f"{watcher.reached_seconds:,.0f} s of training")
+    else:
+        summary = f"not reached in {budget.epochs} epoch(s) (best {best:.4f})"
+    log(f"{model_name}: {summary}")
+    return {
+        "target": target,
+        "reached": watcher.reached_epoch is not None,
+        "epochs_to_target": watcher.reached_epoch,
+        "seconds_to_target": watcher.reached_seconds,
+        "epoch_cap": budget.epochs,
+        "test_accuracy_per_epoch": watcher.accuracy,
+        "training_seconds_per_epoch": watcher.training_seconds,  # cumulative
+        "final_test_accuracy": watcher.accuracy[-1],
+        "best_test_accuracy": best,
+        "train_examples": len(x_fit),
+        "test_examples": len(x_test),
+        "precision": setup.precision,
+        "summary": summary,
+    }
+
+
+# ---------------------------------------------------------------------------
+# One model, all ways
+# ---------------------------------------------------------------------------
+
+
+def other_precision(precision: str) -> str:
+    """The precision to compare with: bfloat16, or float32 where the default is bfloat16 already."""
+    return "float32" if precision == BFLOAT16 else BFLOAT16
+
+
+def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: device.TrainingSetup,
+                compare_precision=True, with_time_to_accuracy=True, tta_epochs=None, target=None, seed=0,
+                log=print) -> dict:
+    """Benchmark one registered classifier; ``data`` is Fashion-MNIST as ``load_fashion_mnist`` gives it."""
+    check_classifier(model_name)
+    recipe = train.recipe_for(model_name)
+    (x_train, y_train), (x_test_all, y_test_all) = data
+    budget = config.budget(
+        epochs or DEFAULT_EPOCHS, train_examples or DEFAULT_TRAIN_EXAMPLES.get(model_name, FALLBACK_TRAIN_EXAMPLES)
+    )
+    x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
+    x_test, y_test = pipeline.subset(x_test_all, y_test_all, budget.test_examples, seed)
+    kwargs = model_kwargs(model_name, recipe)
+    log(f"{model_name}: {budget.epochs} epoch(s) of {len(x):,} images each way, batch {recipe.batch_size}, "
+        f"taking turns epoch by epoch")
+
+    rss_before = current_rss_mb()
+    ways = [
+        baseline_way(model_name, kwargs, x, y, recipe.batch_size, recipe.image_size, seed),
+        package_way(model_name, kwargs, recipe, x, y, budget.epochs, setup, seed, "package"),
+    ]
+    if compare_precision:
+        other = dataclasses.replace(setup, precision=other_precision(setup.precision))
+        ways.append(package_way(model_name, kwargs, recipe, x, y, budget.epochs, other, seed,
+                                f"package_{other.precision}"))
+    with RssSampler() as sampler:
+        for epoch in range(budget.epochs):
+            turn = epoch % len(ways)  # rotate who goes first, so no way always follows the same one
+            for way in ways[turn:] + ways[:turn]:
+                with sampler.during(way.key):
+                    way.run_epoch(epoch)
+            log(f"  epoch {epoch + 1}/{budget.epochs}: " + "; ".join(
+                f"{way.label} {len(x) / way.clock.seconds[-1]:,.0f} examples/s" for way in ways))
+    sampled = [rss for rss in sampler.peaks.values() if rss is not None]
+    peak = max([rss for rss in (peak_rss_mb(), *sampled) if rss is not None], default=None)
+
+    speeds = {way.key: steady_examples_per_second(way.clock.seconds, len(x)) for way in ways}
+    accuracy = {way.key: train.evaluate(way.model, x_test, y_test)["test_accuracy"] for way in ways}
+    result = {
+        "model": model_name,
+        "examples_per_second": speeds["package"],
+        "baseline_examples_per_second": speeds["baseline"],
+        "speedup": speeds["package"] / speeds["baseline"],
+        "test_accuracy": accuracy["package"],
+        "baseline_test_accuracy": accuracy["baseline"],
+        "peak_memory_mb": peak,
+        "rss_mb_before": rss_before,
+        "rss_mb_while_training": {way.key: sampler.peaks.get(way.key) for way in ways},
+        "input_pipeline_examples_per_second": input_pipeline_examples_per_second(x, y, recipe, seed),
+        "ways": {way.key: way.label for way in ways},
+        "per_epoch_examples_per_second": {way.key: [len(x) / s for s in way.clock.seconds] for way in ways},
+        "epochs": budget.epochs,
+        "warmup_epochs_skipped": 1 if budget.epochs > 1 else 0,
+        "train_examples": len(x),
+        "test_examples": len(x_test),
+        "batch_size": recipe.batch_size,
+        "baseline_batch_size": recipe.batch_size,
+        "precision": setup.precision,
+        "jit_compile": setup.jit_compile,
+        "baseline_precision": "float32",
+        "baseline_jit_compile": ways[0].jit_compile,
+        "recipe": {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate,
+                   "schedule": recipe.schedule, "augment": list(recipe.augment)},
+        "baseline_recipe": {"optimizer": "adam", "learning_rate": 1e-3, "schedule": "constant", "augment": []},
+    }
+    if compare_precision:
+        key = f"package_{other.precision}"
+        result["precision_comparison"] = {
+            setup.precision: {"examples_per_second": speeds["package"], "test_accuracy": accuracy["package"]},
+            other.precision: {"examples_per_second": speeds[key], "test_accuracy": accuracy[key]},
+        }
+        bf16, f32 = (key, "package") if other.precision == BFLOAT16 else ("package", key)
+        result["precision_comparison"].update(
+            bfloat16_speed_ratio=speeds[bf16] / speeds[f32],
+            bfloat16_accuracy_difference_points=100 * (accuracy[bf16] - accuracy[f32]),
+        )
+    del ways
+
+    goal = target if target is not None else TARGET_ACCURACY.get(model_name)
+    if not with_time_to_accuracy:
+        result["time_to_accuracy"] = {"target": goal, "summary": "not measured (--no-time-to-accuracy)"}
+    elif goal is None:
+        result["time_to_accuracy"] = {"target": None, "summary": "no target for this model (pass --target)"}
+    else:
+        result["time_to_accuracy"] = time_to_accuracy(
+            model_name, goal, x_train, y_train, x_test_all, y_test_all, epochs=tta_epochs, setup=setup, seed=seed,
+            log=log,
+        )
+    return result
+
+
+# ---------------------------------------------------------------------------
+# The whole benchmark
+# ---------------------------------------------------------------------------
+
+
+def bfloat16_verdict(report: dict) -> dict:
+    """Whether the measurements say bfloat16 should be this CPU's default: the CPU supports it,
+    and with it every model trains faster with a test accuracy within 0.3 points of float32's."""
+    comparisons = {name: m.get("precision_comparison") for name, m in report["models"].items()}
+    measured = {name: c for name, c in comparisons.items() if c}
+    within = {name: c["bfloat16_accuracy_difference_points"] >= -100 * BFLOAT16_ACCURACY_TOLERANCE
+              for name, c in measured.items()}
+    faster = {name: c["bfloat16_speed_ratio"] > 1.0 for name, c in measured.items()}
+    return {
+        "cpu_supports_bfloat16": report["cpu_supports_bfloat16"],
+        "accuracy_within_0.3_points": within,
+        "faster": faster,
+        "recommend_bfloat16_default": bool(
+            report["device_kind"] == "cpu" and report["cpu_supports_bfloat16"] and measured
+            and all(within.values()) and all(faster.values())
+        ),
+        "note": "accuracy compared after the benchmark's short runs; confirm at full length with "
+                "`bench --precision mixed_bfloat16` (time to accuracy)",
+    }
+
+
+def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, precision=None, compare_precision=True,
+                  time_to_accuracy=True, tta_epochs=None, target=None, seed=0, json_path=None, log=print) -> dict:
+    """Benchmark each model (default: lenet5 and resnet20); write ``json_path`` and a bar chart
+    beside it (same name, ``.png``) when given. Returns the report."""
+    names = list(models_to_run or DEFAULT_MODELS)
+    for name in names:
+        check_classifier(name)
+    started = time.perf_counter()
+    device.configure_gpus()
+    setup = device.training_setup(precision=precision)
+    data = fashion_mnist.load_fashion_mnist()
+    log(f"Benchmark on {setup.description}, Keras {keras.__version__} ({keras.backend.backend()} backend), "
+        f"Fashion-MNIST from {fashion_mnist.fashion_mnist_source()}")
+    report = {
+        "device": setup.description,
+        "device_kind": setup.device,
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "budget": "smoke" if config.is_smoke() else "classroom",
+        "cpu_supports_bfloat16": cpu_supports_bfloat16(),
+        "precision": setup.precision,
+        "jit_compile": setup.jit_compile,
+        "models": {},
+    }
+    with _quiet_retracing_warnings():
+        for name in names:
+            report["models"][name] = bench_model(
+                name, data, epochs=epochs, train_examples=train_examples, setup=setup,
+                compare_precision=compare_precision, with_time_to_accuracy=time_to_accuracy, tta_epochs=tta_epochs,
+                target=target, seed=seed, log=log,
+            )
+    if compare_precision:
+        report["bfloat16"] = bfloat16_verdict(report)
+    report["seconds"] = time.perf_counter() - started
+    if json_path is not None:
+        write_report(report, json_path)
+    return report
+
+
+def chart_path(json_path) -> Path:
+    return Path(json_path).with_suffix(".png")
+
+
+def plot_report(report: dict):
+    """Bar chart of steady-state training examples per second, one panel per model."""
+    from matplotlib.figure import Figure
+
+    from cv_textbook import viz
+
+    names = list(report["models"])
+    figure = Figure(figsize=(4.2 * len(names), 3.8), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(names)))
+    for ax, name in zip(axes, names):
+        result = report["models"][name]
+        values = {"Keras defaults\n(NumPy arrays)": result["baseline_examples_per_second"],
+                  f"cv_textbook\n{result['precision']}": result["examples_per_second"]}
+        for precision, measured in result.get("precision_comparison", {}).items():
+            if isinstance(measured, dict) and precision != result["precision"]:
+                values[f"cv_textbook\n{precision}"] = measured["examples_per_second"]
+        viz.plot_bar(values, title=f"{name}: {result['speedup']:.2f}× the baseline", ylabel="training examples/s",
+                     ax=ax)
+    steady = all(result["warmup_epochs_skipped"] for result in report["models"].values())
+    figure.suptitle(f"{'Steady-state t' if steady else 'T'}raining speed on {report['device']}", fontsize=10)
+    return figure
+
+
+def write_report(report: dict, json_path) -> Path:
+    """Write the report as JSON and its bar chart beside it; return the chart's path."""
+    json_path = Path(json_path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2))
+    png = chart_path(json_path)
+    plot_report(report).savefig(png, dpi=100, bbox_inches="tight")
+    return png
+
+
+def _number(value, spec=",.0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_report(report: dict) -> str:
+    """The report as a table for a terminal."""
+    lines = [f"Training speed on {report['device']} ({report['backend']} backend, {report['budget']} budget)", ""]
+    header = f"{'model':10s} {'way':36s} {'examples/s':>11s} {'test acc':>9s} {'RSS MB':>8s}"
+    lines += [header, "-" * len(header)]
+    for name, result in report["models"].items():
+        for index, (key, label) in enumerate(result["ways"].items()):
+            if key == "baseline":
+                speed, accuracy = result["baseline_examples_per_second"], result["baseline_test_accuracy"]
+            elif key == "package":
+                speed, accuracy = result["examples_per_second"], result["test_accuracy"]
+            else:
+                measured = result["precision_comparison"][key.removeprefix("package_")]
+                speed, accuracy = measured["examples_per_second"], measured["test_accuracy"]
+            lines.append(f"{name if index == 0 else '':10s} {label:36s} {_number(speed):>11s} "
+                         f"{accuracy:9.4f} {_number(result['rss_mb_while_training'].get(key)):>8s}")
+        lines.append(f"{'':10s} speed-up {result['speedup']:.2f}×; input pipeline alone "
+                     f"{_number(result['input_pipeline_examples_per_second'])} examples/s; process peak RSS "
+                     f"{_number(result['peak_memory_mb'])} MB")
+        warmup = " (the first left out)" if result["warmup_epochs_skipped"] else ""
+        lines.append(f"{'':10s} {result['epochs']} epoch(s){warmup} of {result['train_examples']:,} images, "
+                     f"batch {result['batch_size']} both ways; test on {result['test_examples']:,} images")
+        tta = result["time_to_accuracy"]
+        goal = f"{tta['target']:.2f}" if tta.get("target") is not None else "a target"
+        lines.append(f"{'':10s} time to {goal} test accuracy: {tta['summary']}")
+    verdict = report.get("bfloat16")
+    if verdict:
+        lines += ["", f"bfloat16 as the CPU default: CPU support {verdict['cpu_supports_bfloat16']}, "
+                      f"faster {verdict['faster']}, accuracy within 0.3 points {verdict['accuracy_within_0.3_points']}"
+                      f" -> {'recommended' if verdict['recommend_bfloat16_default'] else 'not recommended'}"]
+    lines.append(f"({report['seconds']:,.0f} s in all)")
+    return "\n".join(lines)
