@@ -299,3 +299,83 @@ def test_plot_model_without_to_file_writes_a_temporary_png(tiny_cnn):
         assert "tiny_cnn" in path
     finally:
         os.remove(path)
+
+
+# --- segmentation -----------------------------------------------------------
+
+
+def _masks():
+    true = np.zeros((3, 6, 6), dtype=np.uint8)
+    true[:, 2:4, 2:4] = 1
+    true[:, 0, :] = 2
+    predicted = true.copy()
+    predicted[1, 2, 2] = 0  # one wrong pixel in the second image
+    return true, predicted
+
+
+def test_segmentation_overlays_one_row_of_three_panels_per_image():
+    true, predicted = _masks()
+    images = np.random.default_rng(0).integers(0, 256, (3, 6, 6, 1), dtype=np.uint8)
+    figure = viz.plot_segmentation_overlays(images, true, predicted, CLASSES, n=2)
+    assert _renders(figure)
+    assert len(figure.axes) == 6
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles[:2] == ["image", "true mask"]
+    assert titles[2] == "predicted: acc 1.00, mIoU 1.00"
+    assert titles[5].startswith("predicted: acc 0.97")  # 35 of 36 pixels right
+    legend = figure.legends[0]
+    assert [text.get_text() for text in legend.get_texts()] == CLASSES
+
+
+def test_segmentation_overlays_colour_each_class_and_accept_scores():
+    true, predicted = _masks()
+    scores = np.eye(3)[predicted]  # (N, H, W, classes), reduced with argmax
+    images = np.full((3, 6, 6, 3), 255, dtype=np.uint8)  # white colour images
+    figure = viz.plot_segmentation_overlays(images, true[..., None], scores, CLASSES, n=5)
+    assert len(figure.axes) == 9  # n larger than the data: all 3 images
+    image = figure.axes[1].images[0].get_array()
+    assert image.shape == (6, 6, 3)
+    # Pixels of different classes get different colours; the same class the same colour.
+    assert not np.allclose(image[2, 2], image[5, 5])
+    assert np.allclose(image[2, 2], image[3, 3])
+    assert np.allclose(figure.axes[0].images[0].get_array(), 1.0)
+
+
+def test_segmentation_overlays_reject_mismatched_inputs():
+    true, predicted = _masks()
+    images = np.zeros((3, 6, 6))
+    with pytest.raises(ValueError, match="as many items"):
+        viz.plot_segmentation_overlays(images[:2], true, predicted, CLASSES)
+    with pytest.raises(ValueError, match="images' height and width"):
+        viz.plot_segmentation_overlays(np.zeros((3, 8, 8)), true, predicted, CLASSES)
+    with pytest.raises(ValueError, match="class 2 outside 0..1"):
+        viz.plot_segmentation_overlays(images, true, predicted, CLASSES[:2])
+    with pytest.raises(ValueError, match="4 scores per pixel"):
+        viz.plot_segmentation_overlays(images, true, np.zeros((3, 6, 6, 4)), CLASSES)
+    with pytest.raises(ValueError, match="`n` must be a positive int"):
+        viz.plot_segmentation_overlays(images, true, predicted, CLASSES, n=0)
+
+
+def test_iou_per_class_bars_labels_and_mean_line():
+    figure = viz.plot_iou_per_class([0.9, 0.5, np.nan], CLASSES)
+    assert _renders(figure)
+    ax = figure.axes[0]
+    assert [patch.get_height() for patch in ax.patches] == [0.9, 0.5, 0.0]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == CLASSES
+    texts = _texts(figure)
+    assert "0.90" in texts and "0.50" in texts and "n/a" in texts
+    mean_line = ax.lines[0]
+    assert list(mean_line.get_ydata()) == [0.7, 0.7]  # NaN left out of the mean
+    assert ax.get_legend().get_texts()[0].get_text() == "mean IoU 0.700"
+    assert ax.get_title() == "IoU per class"
+
+
+def test_iou_per_class_draws_into_given_axes_and_checks_lengths():
+    host = Figure()
+    ax = host.add_subplot()
+    assert viz.plot_iou_per_class(np.array([0.2, 0.4, 0.6]), CLASSES, title="run", ax=ax) is host
+    assert ax.get_title() == "run"
+    with pytest.raises(ValueError, match="2 values but there are 3 class_names"):
+        viz.plot_iou_per_class([0.1, 0.2], CLASSES)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        viz.plot_iou_per_class([0.1, 2.0, 0.3], CLASSES)

@@ -1,0 +1,187 @@
+"""Chapter 06 exercise checks: the reference answers pass, typical mistakes get their own hint,
+placeholders ask to fill in, and no wrong answer raises."""
+
+import functools
+
+import numpy as np
+import pytest
+
+from cv_textbook import analysis, models
+from cv_textbook.exercises import ch06
+
+
+def _feedback(capsys, check, answer):
+    result = check(answer)
+    return result, capsys.readouterr().out
+
+
+def _assert_correct(capsys, check, answer):
+    result, out = _feedback(capsys, check, answer)
+    assert result is True, out
+    assert out.startswith("Correct!"), out
+
+
+def _assert_hint(capsys, check, answer, expected):
+    result, out = _feedback(capsys, check, answer)
+    assert result is False, out
+    assert out.startswith("Not quite."), out
+    assert expected.lower() in " ".join(out.split()).lower(), out
+
+
+def _assert_fill_in(capsys, check, answer):
+    result, out = _feedback(capsys, check, answer)
+    assert result is False, out
+    assert out.startswith("Fill in your answer"), out
+
+
+@functools.lru_cache(maxsize=None)
+def _resnet20_option_b():
+    return models.build("resnet20", input_shape=(28, 28, 1), option="B")
+
+
+def _resnet20_layer(name):
+    """The exercises' block is conv3_block1 of ResNet-20 at 28x28x1 (option B there)."""
+    return _resnet20_option_b().get_layer(name)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 1: output shape of the stride-2 block
+# ---------------------------------------------------------------------------
+
+
+def test_block_shape_reference_is_resnet20_conv3_block1(capsys):
+    shape = tuple(_resnet20_layer("conv3_block1_out").output.shape[1:])
+    assert tuple(_resnet20_layer("conv2_block3_out").output.shape[1:]) == ch06.BLOCK_INPUT
+    _assert_correct(capsys, ch06.check_block_shape, shape)
+    _assert_correct(capsys, ch06.check_block_shape, list(shape))
+    _assert_correct(capsys, ch06.check_block_shape, (None, *shape))
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ((28, 28, 32), "stride 2"),
+        ((14, 14, 16), "one channel per filter"),
+        ((28, 28, 16), "input's shape"),
+        ((7, 7, 32), "only the first"),
+        ((13, 13, 32), "padded"),
+        ((32, 14, 14), "channels-last"),
+        (14 * 14 * 32, "number of values"),
+        ((14, 14), "three numbers"),
+        ("14x14x32", "tuple of whole numbers"),
+        ((10, 10, 10), "divides height and width"),
+    ],
+)
+def test_block_shape_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch06.check_block_shape, answer, expected)
+
+
+def test_block_shape_fill_in(capsys):
+    _assert_fill_in(capsys, ch06.check_block_shape, None)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 2: trainable parameters with a projection shortcut
+# ---------------------------------------------------------------------------
+
+C_IN, C_OUT = ch06.BLOCK_INPUT[2], ch06.BLOCK_FILTERS
+CONV1 = analysis.conv_params(3, C_IN, C_OUT, use_bias=False)
+CONV2 = analysis.conv_params(3, C_OUT, C_OUT, use_bias=False)
+PROJECTION = analysis.conv_params(1, C_IN, C_OUT, use_bias=False)
+BN = 3 * 2 * C_OUT  # gamma and beta of three BatchNormalizations
+
+
+def _block_trainable():
+    names = [
+        "conv3_block1_0_conv", "conv3_block1_0_bn", "conv3_block1_1_conv", "conv3_block1_1_bn",
+        "conv3_block1_2_conv", "conv3_block1_2_bn",
+    ]
+    layers = [_resnet20_layer(name) for name in names]
+    return sum(int(np.prod(w.shape)) for layer in layers for w in layer.trainable_weights)
+
+
+def test_block_params_reference(capsys):
+    assert CONV1 + CONV2 + PROJECTION + BN == _block_trainable()
+    _assert_correct(capsys, ch06.check_block_params, _block_trainable())
+    _assert_correct(capsys, ch06.check_block_params, float(_block_trainable()))
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (CONV1 + CONV2 + BN - 2 * C_OUT, "option a"),  # no projection, no projection BN
+        (CONV1 + CONV2 + PROJECTION + 2 * BN, "moving mean and variance"),
+        (CONV1 + CONV2 + PROJECTION + BN + 3 * C_OUT, "no bias"),
+        (CONV1 + CONV2 + PROJECTION, "gamma and beta"),
+        (2 * CONV1 + PROJECTION + BN, "first one's 32 channels"),
+        (CONV1 + CONV2 + 9 * PROJECTION + BN, "1x1"),
+        (CONV1 + CONV2 + PROJECTION + 2 * 2 * C_OUT, "three batchnormalizations"),
+        (CONV1 + CONV2 + PROJECTION + 3 * C_OUT, "gamma (scale) and beta (shift)"),
+        (12345, "add up three convolutions"),
+        (1.5, "one whole number"),
+        ("14528", "one whole number"),
+    ],
+)
+def test_block_params_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch06.check_block_params, answer, expected)
+
+
+def test_block_params_fill_in(capsys):
+    _assert_fill_in(capsys, ch06.check_block_params, None)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: depth formula
+# ---------------------------------------------------------------------------
+
+
+def _weighted_layers(model):
+    import keras
+
+    return sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) for layer in model.layers)
+
+
+def test_depth_formula_reference(capsys):
+    def depth(n):
+        return 6 * n + 2
+
+    # The names of the registered models agree with the formula the check accepts.
+    assert _weighted_layers(models.build("plain20", input_shape=(28, 28, 1))) == depth(3)
+    assert _weighted_layers(models.build("resnet20", input_shape=(28, 28, 1))) == depth(3)
+    _assert_correct(capsys, ch06.check_depth_formula, depth)
+    _assert_correct(capsys, ch06.check_depth_formula, lambda n: float(6 * n + 2))
+
+
+def _raises(n):
+    raise KeyError("blocks")
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (lambda n: 6 * n, "first 3x3 convolution (the stem) and the dense classifier"),
+        (lambda n: 6 * n + 1, "one layer outside the stages is missing"),
+        (lambda n: 3 * n + 2, "two 3x3 convolutions, not one"),
+        (lambda n: 2 * n + 2, "three stages"),
+        (lambda n: 4 * n + 2, "three stages, each with n blocks of two"),
+        (lambda n: 6 * n + 4, "does not count shortcuts"),
+        (lambda n: 6 * n + 3, "pooling layers"),
+        (lambda n: (n - 2) / 6, "inverse"),
+        (_raises, "raised KeyError"),
+        (lambda n: "twenty", "whole number"),
+        (lambda n: 7 * n, "for n = 1"),
+        (20, "pass the function itself"),
+    ],
+)
+def test_depth_formula_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch06.check_depth_formula, answer, expected)
+
+
+def test_depth_formula_fill_in(capsys):
+    _assert_fill_in(capsys, ch06.check_depth_formula, None)
+    _assert_fill_in(capsys, ch06.check_depth_formula, lambda n: None)
+
+    def stub(n):
+        raise NotImplementedError
+
+    _assert_fill_in(capsys, ch06.check_depth_formula, stub)

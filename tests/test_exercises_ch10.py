@@ -1,0 +1,171 @@
+"""Chapter 10 exercise checks: the reference answers pass, typical mistakes get their own hint,
+placeholders ask to fill in, and no wrong answer raises."""
+
+import functools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from cv_textbook import analysis, metrics, models
+from cv_textbook.exercises import ch10
+
+
+def _feedback(capsys, check, answer):
+    result = check(answer)
+    return result, capsys.readouterr().out
+
+
+def _assert_correct(capsys, check, answer):
+    result, out = _feedback(capsys, check, answer)
+    assert result is True, out
+    assert out.startswith("Correct!"), out
+
+
+def _assert_hint(capsys, check, answer, expected):
+    result, out = _feedback(capsys, check, answer)
+    assert result is False, out
+    assert out.startswith("Not quite."), out
+    assert expected.lower() in " ".join(out.split()).lower(), out
+
+
+def _assert_fill_in(capsys, check, answer):
+    result, out = _feedback(capsys, check, answer)
+    assert result is False, out
+    assert out.startswith("Fill in your answer"), out
+
+
+@functools.lru_cache(maxsize=None)
+def _unet():
+    return models.build("unet_xception", input_shape=(128, 128, 1), num_classes=3)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 1: shape after the first down block
+# ---------------------------------------------------------------------------
+
+
+def test_down_block_shape_reference_is_the_models_down1(capsys):
+    shape = tuple(_unet().get_layer("down1_add").output.shape[1:])
+    assert shape == (32, 32, 64)
+    _assert_correct(capsys, ch10.check_down_block_shape, shape)
+    _assert_correct(capsys, ch10.check_down_block_shape, list(shape))
+    _assert_correct(capsys, ch10.check_down_block_shape, (None, *shape))
+    _assert_correct(capsys, ch10.check_down_block_shape, (np.int64(32), 32.0, 64))
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ((64, 64, 64), "before the max-pooling"),
+        ((64, 64, 32), "block's input"),
+        ((32, 32, 32), "64 channels"),
+        ((31, 31, 64), "padding='valid'"),
+        ((16, 16, 64), "only the pooling has a stride"),
+        ((64, 32, 32), "channels-last"),
+        (32 * 32 * 64, "number of values"),
+        ((32, 32), "three numbers"),
+        ("32x32x64", "tuple of whole numbers"),
+        ((10, 10, 10), "follow the canvas"),
+    ],
+)
+def test_down_block_shape_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch10.check_down_block_shape, answer, expected)
+
+
+def test_down_block_shape_fill_in(capsys):
+    _assert_fill_in(capsys, ch10.check_down_block_shape, None)
+    _assert_fill_in(capsys, ch10.check_down_block_shape, ...)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 2: parameters of a SeparableConv2D
+# ---------------------------------------------------------------------------
+
+
+def test_separable_params_reference_is_keras_count(capsys):
+    layer = _unet().get_layer(ch10.SEPARABLE_LAYER)
+    assert layer.count_params() == 3 * 3 * 64 + 64 * 128 + 128
+    _assert_correct(capsys, ch10.check_separable_params, layer.count_params())
+    _assert_correct(capsys, ch10.check_separable_params, float(layer.count_params()))
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (analysis.conv_params(3, 64, 128), "plain 3x3 conv2d"),
+        (analysis.conv_params(3, 64, 128, use_bias=False), "plain conv2d without its biases"),
+        (3 * 3 * 64 + 64 * 128, "forgot the bias"),
+        (3 * 3 * 64 + 64 + 64 * 128 + 128, "single bias vector"),
+        (3 * 3 * 64 + 64 * 128 + 64, "not to the 64 input channels"),
+        (3 * 3 * 128 + 128 * 128 + 128, "sepconv2"),
+        (3 * 3 * 64 * 128 + 64 * 128 + 128, "one 3x3 filter per input channel"),
+        (32 * 32 * (3 * 3 * 64 + 64 * 128), "multiply-accumulates"),
+        (12345, "depthwise step"),
+        ("8896", "one whole number"),
+        (8896.5, "one whole number"),
+    ],
+)
+def test_separable_params_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch10.check_separable_params, answer, expected)
+
+
+def test_separable_params_fill_in(capsys):
+    _assert_fill_in(capsys, ch10.check_separable_params, None)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: IoU by hand
+# ---------------------------------------------------------------------------
+
+
+def test_iou_reference_is_five_eighths(capsys):
+    # 6 true item pixels, 7 predicted, 5 in both: 5 / (6 + 7 - 5).
+    assert ch10.iou_reference() == pytest.approx(5 / 8)
+    assert ch10.iou_reference() == pytest.approx(metrics.iou_per_class(ch10.TRUE_MASK, ch10.PRED_MASK, 3)[0])
+    for answer in (5 / 8, 0.625, 0.62, Fraction(5, 8), np.float32(0.625), np.array(0.625)):
+        _assert_correct(capsys, ch10.check_iou_by_hand, answer)
+
+
+def test_iou_mistakes_are_distinct_from_the_answer_and_each_other():
+    values = [ch10.iou_reference()] + [value for value, _ in ch10.iou_mistakes()]
+    gaps = [abs(a - b) for i, a in enumerate(values) for b in values[i + 1 :]]
+    assert min(gaps) > 2 * ch10.IOU_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (10 / 13, "dice"),
+        (5 / 13, "counts the overlapping pixels once"),
+        (5 / 7, "precision"),
+        (5 / 6, "recall"),
+        (5, "intersection, a count"),
+        (8, "the union, a count"),
+        (62.5, "percentage"),
+        (1.7, "between 0 and 1"),
+        (0.1, "count the pixels"),
+        ("5/8", "one number"),
+        (True, "one number"),
+        (float("nan"), "finite"),
+    ],
+)
+def test_iou_mistakes(capsys, answer, expected):
+    _assert_hint(capsys, ch10.check_iou_by_hand, answer, expected)
+
+
+def test_iou_mistakes_for_other_classes_and_the_mean(capsys):
+    per_class = metrics.iou_per_class(ch10.TRUE_MASK, ch10.PRED_MASK, 3)
+    _assert_hint(capsys, ch10.check_iou_by_hand, float(np.nanmean(per_class)), "mean IoU")
+    _assert_hint(capsys, ch10.check_iou_by_hand, float(per_class[1]), "background")
+    _assert_hint(capsys, ch10.check_iou_by_hand, float(per_class[2]), "border")
+    _assert_hint(capsys, ch10.check_iou_by_hand, metrics.pixel_accuracy(ch10.TRUE_MASK, ch10.PRED_MASK), "pixel accuracy")
+
+
+def test_iou_fill_in(capsys):
+    _assert_fill_in(capsys, ch10.check_iou_by_hand, None)
+
+
+def test_questions_are_printable_text():
+    for question in (ch10.DOWN_BLOCK_SHAPE_QUESTION, ch10.SEPARABLE_PARAMS_QUESTION, ch10.IOU_QUESTION):
+        assert isinstance(question, str) and question.endswith("?") or question.endswith(".")
