@@ -2,8 +2,11 @@
 
 ``choose_strategy()`` looks at what this process can see and picks:
 
-* ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes a cluster of machines (each
-  worker runs the same command; gradients are summed across all of them after every step);
+* ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` is set (each worker of the cluster runs
+  the same command; gradients are summed across all of them after every step). Keras 3.15 with
+  TensorFlow 2.21 cannot yet run ``model.fit`` across two or more workers (it fails before the
+  first step: keras-team/keras#20585), so a cluster of several workers is refused with a clear
+  message; a one-worker ``TF_CONFIG`` trains;
 * ``MirroredStrategy`` when there is more than one GPU, or more than one logical CPU device
   (``tf.config.set_logical_device_configuration``: how the tests split one CPU in two): one copy
   of the model per device, each step's batch split between them, gradients summed;
@@ -20,6 +23,7 @@ instead; ``choose_strategy()`` returns None there.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 import keras
@@ -39,6 +43,14 @@ def choose_strategy():
     import tensorflow as tf
 
     if os.environ.get(TF_CONFIG_ENV, "").strip():
+        workers = cluster_workers()
+        if workers > 1:
+            raise ValueError(
+                f"TF_CONFIG describes a cluster of {workers} workers, but Keras {keras.__version__} cannot train "
+                f"across machines with tf.distribute.MultiWorkerMirroredStrategy yet (model.fit fails before its "
+                f"first step: https://github.com/keras-team/keras/issues/20585); unset TF_CONFIG to train on this "
+                f"machine's devices."
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
@@ -47,6 +59,18 @@ def choose_strategy():
     if not gpus and len(cpus) > 1:
         return tf.distribute.MirroredStrategy([cpu.name for cpu in cpus])
     return None
+
+
+def cluster_workers() -> int:
+    """How many workers (the chief included) the ``TF_CONFIG`` cluster has; 0 without one."""
+    text = os.environ.get(TF_CONFIG_ENV, "").strip()
+    if not text:
+        return 0
+    try:
+        cluster = json.loads(text).get("cluster", {})
+    except (ValueError, AttributeError):
+        raise ValueError(f"TF_CONFIG must be a JSON object with a 'cluster' entry, got {text!r}.") from None
+    return sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
 
 
 def replicas(strategy) -> int:

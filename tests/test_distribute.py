@@ -117,6 +117,20 @@ def test_two_cpu_replicas_train_like_one_device(tmp_path):
     assert experiment["global_batch_size"] == 2 * experiment["batch_size"]
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute is for the TensorFlow backend")
+def test_a_cluster_of_several_workers_is_refused_with_a_clear_message(monkeypatch):
+    """Keras 3.15 + TensorFlow 2.21: model.fit fails under MultiWorkerMirroredStrategy with two
+    workers (checked with two processes on one machine), so the run stops before it starts."""
+    cluster = {"cluster": {"worker": ["host-a:12345", "host-b:12345"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    assert distribute.cluster_workers() == 2
+    with pytest.raises(ValueError, match="cluster of 2 workers.*keras-team/keras/issues/20585"):
+        distribute.choose_strategy()
+    monkeypatch.setenv("TF_CONFIG", "not json")
+    with pytest.raises(ValueError, match="TF_CONFIG must be a JSON object"):
+        distribute.cluster_workers()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("localhost", 0))
