@@ -517,7 +517,7 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
                   time_to_accuracy=True, tta_epochs=None, target=None, seed=0, json_path=None, log=print) -> dict:
     """Benchmark each model (default: lenet5 and resnet20); write ``json_path`` and a bar chart
     beside it (same name, ``.png``) when given. Returns the report."""
-    names = list(models_to_run or DEFAULT_MODELS)
+    names = list(dict.fromkeys(models_to_run or DEFAULT_MODELS))  # each once, in order
     for name in names:
         check_classifier(name)
     started = time.perf_counter()
@@ -544,11 +544,12 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
                 compare_precision=compare_precision, with_time_to_accuracy=time_to_accuracy, tta_epochs=tta_epochs,
                 target=target, seed=seed, log=log,
             )
-    if compare_precision:
-        report["bfloat16"] = bfloat16_verdict(report)
-    report["seconds"] = time.perf_counter() - started
-    if json_path is not None:
-        write_report(report, json_path)
+            if compare_precision:
+                report["bfloat16"] = bfloat16_verdict(report)
+            report["seconds"] = time.perf_counter() - started
+            report["complete"] = len(report["models"]) == len(names)
+            if json_path is not None:  # after each model: a run cut short keeps what it measured
+                write_report(report, json_path)
     return report
 
 
