@@ -605,7 +605,8 @@ def plot_iou_per_class(iou, class_names, title=None, ax=None):
     finite = values[np.isfinite(values)]
     if finite.size and (finite.min() < 0 or finite.max() > 1):
         raise ValueError(f"`iou` values must lie between 0 and 1, got {finite.min():.3g}..{finite.max():.3g}.")
-    figure, ax = _figure_and_axes(ax, (max(4.0, 0.7 * len(class_names) + 1.5), 3.5))
+    # Wide enough for the class names and the legend to the right of the bars.
+    figure, ax = _figure_and_axes(ax, (max(5.5, 0.8 * len(class_names) + 3.0), 3.5))
     heights = np.nan_to_num(values, nan=0.0)
     bars = ax.bar(range(len(values)), heights, color=_class_colours(len(values)))
     ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.2f}" for v in values], fontsize=8)
