@@ -6,10 +6,11 @@ taking turns epoch by epoch (so that whatever else the machine is doing slows ev
 * **baseline** — the first thing a student writes: ``model.fit`` on NumPy float32 arrays
   (``x / 255`` with a channel axis), ``compile("adam", "sparse_categorical_crossentropy",
   metrics=["accuracy"])`` and Keras's defaults otherwise (``jit_compile="auto"``, shuffling
-  arrays) — except the batch size, which is the recipe's, the same as the package's, for a fair
-  comparison (Keras's default would be 32);
+  arrays, ``batch_size=32``). ``--baseline-batch-size`` gives the baseline another batch size,
+  e.g. the recipe's, to see how much of the difference the batch size makes;
 * **package** — what ``cv_textbook.train.fit`` sets up: ``device.training_setup()`` precision and
-  XLA, the ``tf.data`` pipeline of ``cv_textbook.data.pipeline`` (``NumpyBatches`` on other
+  XLA (mixed_bfloat16 on a CPU with native bfloat16 where the model's recipe says
+  ``bfloat16_on_cpu``), the ``tf.data`` pipeline of ``cv_textbook.data.pipeline`` (``NumpyBatches`` on other
   backends), the model's recipe (batch size, optimizer, schedule, augmentation);
 * **package in the other precision** — the same with ``mixed_bfloat16`` (or float32 where the
   default is already bfloat16), to choose the CPU default by measurement.
@@ -40,9 +41,7 @@ import inspect
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,44 +61,16 @@ DEFAULT_EPOCHS = 4  # the first one is warm-up: the median of three measured epo
 DEFAULT_TRAIN_EXAMPLES = {"lenet5": 60_000}
 FALLBACK_TRAIN_EXAMPLES = 10_000
 TARGET_ACCURACY = {"lenet5": 0.91, "resnet20": 0.93}
-BFLOAT16 = "mixed_bfloat16"
+BFLOAT16 = device.BFLOAT16
 # bfloat16 becomes a CPU's default only when its test accuracy stays this close to float32's.
 BFLOAT16_ACCURACY_TOLERANCE = 0.003
 BASELINE_LABEL = "Keras defaults, NumPy arrays"
+KERAS_DEFAULT_BATCH_SIZE = 32  # what model.fit uses when a student gives no batch_size
 
 
 # ---------------------------------------------------------------------------
 # The machine
 # ---------------------------------------------------------------------------
-
-
-def cpu_supports_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
-    """True when the CPU computes in bfloat16 natively: the x86 flags ``avx512_bf16`` or
-    ``amx_bf16``, or the Arm feature ``bf16`` (Linux ``/proc/cpuinfo``; macOS ``sysctl``).
-
-    Without such instructions bfloat16 is emulated and slower than float32.
-    """
-    try:
-        with open(cpuinfo) as stream:
-            text = stream.read()
-    except OSError:
-        text = ""
-    features = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() in {"flags", "features"}:
-            features.update(value.split())
-    if features:
-        return bool(features & {"avx512_bf16", "amx_bf16", "bf16"})
-    if platform.system() == "Darwin":
-        try:
-            answer = subprocess.run(
-                ["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True, timeout=5
-            )
-            return answer.stdout.strip() == "1"
-        except (OSError, subprocess.SubprocessError):
-            return False
-    return False
 
 
 def peak_rss_mb() -> float | None:
@@ -397,7 +368,7 @@ def other_precision(precision: str) -> str:
 
 
 def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: device.TrainingSetup,
-                compare_precision=True, with_time_to_accuracy=True, tta_epochs=None, target=None, seed=0,
+                baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True, with_time_to_accuracy=True, tta_epochs=None, target=None, seed=0,
                 log=print) -> dict:
     """Benchmark one registered classifier; ``data`` is Fashion-MNIST as ``load_fashion_mnist`` gives it."""
     check_classifier(model_name)
@@ -409,12 +380,13 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
     x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
     x_test, y_test = pipeline.subset(x_test_all, y_test_all, budget.test_examples, seed)
     kwargs = model_kwargs(model_name, recipe)
-    log(f"{model_name}: {budget.epochs} epoch(s) of {len(x):,} images each way, batch {recipe.batch_size}, "
+    log(f"{model_name}: {budget.epochs} epoch(s) of {len(x):,} images each way, batch {baseline_batch_size} "
+        f"(baseline) and {recipe.batch_size} (package), "
         f"taking turns epoch by epoch")
 
     rss_before = current_rss_mb()
     ways = [
-        baseline_way(model_name, kwargs, x, y, recipe.batch_size, recipe.image_size, seed),
+        baseline_way(model_name, kwargs, x, y, baseline_batch_size, recipe.image_size, seed),
         package_way(model_name, kwargs, recipe, x, y, budget.epochs, setup, seed, "package"),
     ]
     if compare_precision:
@@ -452,7 +424,7 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
         "train_examples": len(x),
         "test_examples": len(x_test),
         "batch_size": recipe.batch_size,
-        "baseline_batch_size": recipe.batch_size,
+        "baseline_batch_size": baseline_batch_size,
         "precision": setup.precision,
         "jit_compile": setup.jit_compile,
         "baseline_precision": "float32",
@@ -493,27 +465,32 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
 
 
 def bfloat16_verdict(report: dict) -> dict:
-    """Whether the measurements say bfloat16 should be this CPU's default: the CPU supports it,
-    and with it every model trains faster with a test accuracy within 0.3 points of float32's."""
+    """What the measurements say about bfloat16 on this CPU, model by model: recommended where the
+    CPU supports it, and with it the model trains faster with a test accuracy within 0.3 points
+    of float32's. A recipe turns it on with ``bfloat16_on_cpu=True``."""
     comparisons = {name: m.get("precision_comparison") for name, m in report["models"].items()}
     measured = {name: c for name, c in comparisons.items() if c}
     within = {name: c["bfloat16_accuracy_difference_points"] >= -100 * BFLOAT16_ACCURACY_TOLERANCE
               for name, c in measured.items()}
     faster = {name: c["bfloat16_speed_ratio"] > 1.0 for name, c in measured.items()}
+    eligible = report["device_kind"] == "cpu" and report["cpu_supports_bfloat16"]
+    per_model = {name: bool(eligible and within[name] and faster[name]) for name in measured}
     return {
         "cpu_supports_bfloat16": report["cpu_supports_bfloat16"],
         "accuracy_within_0.3_points": within,
         "faster": faster,
-        "recommend_bfloat16_default": bool(
-            report["device_kind"] == "cpu" and report["cpu_supports_bfloat16"] and measured
-            and all(within.values()) and all(faster.values())
-        ),
-        "note": "accuracy compared after the benchmark's short runs; confirm at full length with "
-                "`bench --precision mixed_bfloat16` (time to accuracy)",
+        "recommend_per_model": per_model,
+        "recommend_bfloat16_default": bool(per_model) and all(per_model.values()),  # for every model measured
+        "recipes_with_bfloat16_on_cpu": {name: train.recipe_for(name).bfloat16_on_cpu for name in measured},
+        "note": "accuracy compared after the benchmark's short runs, in which batch normalization's running "
+                "averages still lag (a ResNet's test accuracy then scatters by several points); before changing "
+                "a recipe, compare full-length runs: the time-to-accuracy run trains the whole recipe in the "
+                "package's default precision",
     }
 
 
-def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, precision=None, compare_precision=True,
+def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, precision=None,
+                  baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True,
                   time_to_accuracy=True, tta_epochs=None, target=None, seed=0, json_path=None, log=print) -> dict:
     """Benchmark each model (default: lenet5 and resnet20); write ``json_path`` and a bar chart
     beside it (same name, ``.png``) when given. Returns the report."""
@@ -522,7 +499,7 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
         check_classifier(name)
     started = time.perf_counter()
     device.configure_gpus()
-    setup = device.training_setup(precision=precision)
+    setup = device.training_setup(precision=precision)  # the general default; each model's recipe may differ
     data = fashion_mnist.load_fashion_mnist()
     log(f"Benchmark on {setup.description}, Keras {keras.__version__} ({keras.backend.backend()} backend), "
         f"Fashion-MNIST from {fashion_mnist.fashion_mnist_source()}")
@@ -532,15 +509,19 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "budget": "smoke" if config.is_smoke() else "classroom",
-        "cpu_supports_bfloat16": cpu_supports_bfloat16(),
+        "cpu_supports_bfloat16": device.cpu_supports_bfloat16(),
         "precision": setup.precision,
         "jit_compile": setup.jit_compile,
         "models": {},
     }
     with _quiet_retracing_warnings():
         for name in names:
+            model_setup = device.training_setup(
+                precision=precision, bfloat16_on_cpu=train.recipe_for(name).bfloat16_on_cpu
+            )
             report["models"][name] = bench_model(
-                name, data, epochs=epochs, train_examples=train_examples, setup=setup,
+                name, data, epochs=epochs, train_examples=train_examples, setup=model_setup,
+                baseline_batch_size=baseline_batch_size,
                 compare_precision=compare_precision, with_time_to_accuracy=time_to_accuracy, tta_epochs=tta_epochs,
                 target=target, seed=seed, log=log,
             )
@@ -615,14 +596,20 @@ def format_report(report: dict) -> str:
                      f"{_number(result['peak_memory_mb'])} MB")
         warmup = " (the first left out)" if result["warmup_epochs_skipped"] else ""
         lines.append(f"{'':10s} {result['epochs']} epoch(s){warmup} of {result['train_examples']:,} images, "
-                     f"batch {result['batch_size']} both ways; test on {result['test_examples']:,} images")
+                     f"batch {result['baseline_batch_size']} (baseline) and {result['batch_size']} (package); "
+                     f"test on {result['test_examples']:,} images")
         tta = result["time_to_accuracy"]
         goal = f"{tta['target']:.2f}" if tta.get("target") is not None else "a target"
         lines.append(f"{'':10s} time to {goal} test accuracy: {tta['summary']}")
     verdict = report.get("bfloat16")
     if verdict:
-        lines += ["", f"bfloat16 as the CPU default: CPU support {verdict['cpu_supports_bfloat16']}, "
-                      f"faster {verdict['faster']}, accuracy within 0.3 points {verdict['accuracy_within_0.3_points']}"
-                      f" -> {'recommended' if verdict['recommend_bfloat16_default'] else 'not recommended'}"]
+        lines += ["", f"bfloat16 on this CPU (native support: {verdict['cpu_supports_bfloat16']}):"]
+        for name, recommended in verdict["recommend_per_model"].items():
+            in_recipe = verdict["recipes_with_bfloat16_on_cpu"][name]
+            lines.append(f"  {name:10s} faster {verdict['faster'][name]}, accuracy within 0.3 points "
+                         f"{verdict['accuracy_within_0.3_points'][name]} -> "
+                         f"{'recommended' if recommended else 'not recommended'}; the recipe has it "
+                         f"{'on' if in_recipe else 'off'}")
+        lines.append("  (short runs: confirm a change with full-length runs before editing a recipe)")
     lines.append(f"({report['seconds']:,.0f} s in all)")
     return "\n".join(lines)

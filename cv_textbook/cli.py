@@ -73,7 +73,9 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--train-examples", type=_positive_int, metavar="N",
                        help="training images of the speed runs (default: 60,000 for lenet5, 10,000 for others)")
     bench.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
-                       help="the package's precision (default: the device's)")
+                       help="the package's precision (default: the device's, for each model's recipe)")
+    bench.add_argument("--baseline-batch-size", type=_positive_int, metavar="N", default=32,
+                       help="the baseline's batch size (default: 32, Keras's own default)")
     bench.add_argument("--compare-precision", action=argparse.BooleanOptionalAction, default=True,
                        help="also train the package's way in mixed_bfloat16 (float32 if that is the default)")
     bench.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True,
@@ -198,6 +200,7 @@ def cmd_bench(args) -> None:
         epochs=args.epochs,
         train_examples=args.train_examples,
         precision=args.precision,
+        baseline_batch_size=args.baseline_batch_size,
         compare_precision=args.compare_precision,
         time_to_accuracy=args.time_to_accuracy,
         tta_epochs=args.tta_epochs,

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import platform
+import subprocess
 
 import keras
 
@@ -77,11 +78,47 @@ def configure_gpus() -> None:
             pass  # already initialised: the setting can no longer change
 
 
-def training_setup(precision: str | None = None, jit_compile: bool | None = None) -> TrainingSetup:
+BFLOAT16 = "mixed_bfloat16"
+
+
+def cpu_supports_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+    """True when the CPU computes in bfloat16 natively: the x86 flags ``avx512_bf16`` or
+    ``amx_bf16``, or the Arm feature ``bf16`` (Linux ``/proc/cpuinfo``; macOS ``sysctl``).
+
+    Without such instructions bfloat16 is emulated and slower than float32.
+    """
+    try:
+        with open(cpuinfo) as stream:
+            text = stream.read()
+    except OSError:
+        text = ""
+    features = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in {"flags", "features"}:
+            features.update(value.split())
+    if features:
+        return bool(features & {"avx512_bf16", "amx_bf16", "bf16"})
+    if platform.system() == "Darwin":
+        try:
+            answer = subprocess.run(
+                ["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True, timeout=5
+            )
+            return answer.stdout.strip() == "1"
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return False
+
+
+def training_setup(
+    precision: str | None = None, jit_compile: bool | None = None, bfloat16_on_cpu: bool = False
+) -> TrainingSetup:
     """Choose settings for this machine; pass ``precision`` or ``jit_compile`` to override.
 
     GPU: mixed float16 (tensor cores; the model's output layer stays float32) and XLA.
-    CPU: float32 and no XLA — XLA made CPU training about 3× slower here, so it stays off.
+    CPU: no XLA — it made CPU training about 3× slower here. float32, unless ``bfloat16_on_cpu``
+    (a recipe's choice, made by measurement with ``python -m cv_textbook bench``) and the CPU
+    computes bfloat16 natively: then ``mixed_bfloat16``, the output layer still float32.
     """
     gpus = visible_gpus()
     if gpus:
@@ -96,7 +133,7 @@ def training_setup(precision: str | None = None, jit_compile: bool | None = None
         device="cpu",
         description=f"CPU: {cpu_name()} ({os.cpu_count()} cores)",
         gpus=0,
-        precision=precision or "float32",
+        precision=precision or (BFLOAT16 if bfloat16_on_cpu and cpu_supports_bfloat16() else "float32"),
         jit_compile=False if jit_compile is None else jit_compile,
     )
 

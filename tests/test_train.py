@@ -108,6 +108,17 @@ def test_cpu_setup_keeps_xla_off_and_float32():
     assert overridden.precision == "mixed_bfloat16" and overridden.jit_compile is True
 
 
+def test_a_recipe_gets_bfloat16_on_a_cpu_only_where_the_cpu_computes_it(monkeypatch):
+    monkeypatch.setattr(device, "visible_gpus", lambda: [])
+    for native, expected in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(device, "cpu_supports_bfloat16", lambda native=native: native)
+        assert device.training_setup(bfloat16_on_cpu=True).precision == expected
+        assert device.training_setup().precision == "float32"  # a recipe has to ask for it
+        assert device.training_setup(precision="float32", bfloat16_on_cpu=True).precision == "float32"
+    # Chosen by measurement (python -m cv_textbook bench): ResNet-20 yes, LeNet-5 no.
+    assert train.recipe_for("resnet20").bfloat16_on_cpu and not train.recipe_for("lenet5").bfloat16_on_cpu
+
+
 def test_precision_scope_builds_mixed_models_with_a_float32_output_and_restores_the_policy():
     before = keras.config.dtype_policy().name
     with device.precision_scope("mixed_bfloat16"):
