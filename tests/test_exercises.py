@@ -7,30 +7,7 @@ import pytest
 from cv_textbook import analysis, models
 from cv_textbook.data import FASHION_MNIST_CLASSES
 from cv_textbook.exercises import ch00, ch01, ch02
-
-
-def _feedback(capsys, check, answer):
-    result = check(answer)
-    return result, capsys.readouterr().out
-
-
-def _assert_correct(capsys, check, answer):
-    result, out = _feedback(capsys, check, answer)
-    assert result is True, out
-    assert out.startswith("Correct!"), out
-
-
-def _assert_hint(capsys, check, answer, expected):
-    result, out = _feedback(capsys, check, answer)
-    assert result is False, out
-    assert out.startswith("Not quite."), out
-    assert expected.lower() in " ".join(out.split()).lower(), out
-
-
-def _assert_fill_in(capsys, check, answer):
-    result, out = _feedback(capsys, check, answer)
-    assert result is False, out
-    assert out.startswith("Fill in your answer"), out
+from exercise_feedback import assert_correct, assert_fill_in, assert_hint
 
 
 # ---------------------------------------------------------------------------
@@ -43,7 +20,7 @@ def count_class_reference(labels, class_name):
 
 
 def test_ch00_count_class_reference(capsys):
-    _assert_correct(capsys, ch00.check_count_class, count_class_reference)
+    assert_correct(capsys, ch00.check_count_class, count_class_reference)
 
 
 def _ignores_labels(labels, class_name):
@@ -69,12 +46,12 @@ def _ignores_labels(labels, class_name):
     ],
 )
 def test_ch00_count_class_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch00.check_count_class, answer, expected)
+    assert_hint(capsys, ch00.check_count_class, answer, expected)
 
 
 def test_ch00_count_class_fill_in(capsys):
-    _assert_fill_in(capsys, ch00.check_count_class, None)
-    _assert_fill_in(capsys, ch00.check_count_class, lambda labels, name: None)
+    assert_fill_in(capsys, ch00.check_count_class, None)
+    assert_fill_in(capsys, ch00.check_count_class, lambda labels, name: None)
 
 
 def _divide_in_place(images):
@@ -87,7 +64,7 @@ def _not_implemented(images):
 
 
 def test_ch00_normalise_reference(capsys):
-    _assert_correct(capsys, ch00.check_normalise, lambda images: images.astype("float32") / 255)
+    assert_correct(capsys, ch00.check_normalise, lambda images: images.astype("float32") / 255)
 
 
 @pytest.mark.parametrize(
@@ -110,12 +87,12 @@ def test_ch00_normalise_reference(capsys):
     ],
 )
 def test_ch00_normalise_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch00.check_normalise, answer, expected)
+    assert_hint(capsys, ch00.check_normalise, answer, expected)
 
 
 def test_ch00_normalise_fill_in(capsys):
-    _assert_fill_in(capsys, ch00.check_normalise, None)
-    _assert_fill_in(capsys, ch00.check_normalise, _not_implemented)
+    assert_fill_in(capsys, ch00.check_normalise, None)
+    assert_fill_in(capsys, ch00.check_normalise, _not_implemented)
 
 
 def _class_means():
@@ -128,15 +105,15 @@ def _class_means():
 def test_ch00_brightest_class(capsys):
     means = _class_means()
     best, worst = int(means.argmax()), int(means.argmin())
-    _assert_correct(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[best])
-    _assert_correct(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[best].upper())
-    _assert_correct(capsys, ch00.check_brightest_class, np.int64(best))
-    _assert_hint(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[worst], "argmin")
+    assert_correct(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[best])
+    assert_correct(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[best].upper())
+    assert_correct(capsys, ch00.check_brightest_class, np.int64(best))
+    assert_hint(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[worst], "argmin")
     if best + 1 < 10 and best + 1 != worst:
-        _assert_hint(capsys, ch00.check_brightest_class, best + 1, "ids start at 0")
-    _assert_hint(capsys, ch00.check_brightest_class, "Jacket", "not a class name")
-    _assert_hint(capsys, ch00.check_brightest_class, means, "argmax")
-    _assert_fill_in(capsys, ch00.check_brightest_class, None)
+        assert_hint(capsys, ch00.check_brightest_class, best + 1, "ids start at 0")
+    assert_hint(capsys, ch00.check_brightest_class, "Jacket", "not a class name")
+    assert_hint(capsys, ch00.check_brightest_class, means, "argmax")
+    assert_fill_in(capsys, ch00.check_brightest_class, None)
 
 
 def test_ch00_brightest_single_image(capsys):
@@ -147,7 +124,7 @@ def test_ch00_brightest_single_image(capsys):
     means = _class_means()
     if single in (int(means.argmax()), int(means.argmin()), int(means.argmax()) + 1):
         pytest.skip("the brightest image's class coincides with another recognised answer")
-    _assert_hint(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[single], "single brightest")
+    assert_hint(capsys, ch00.check_brightest_class, FASHION_MNIST_CLASSES[single], "single brightest")
 
 
 # ---------------------------------------------------------------------------
@@ -160,7 +137,7 @@ def output_size_reference(input_size, kernel_size, stride, padding):
 
 
 def test_ch01_output_size_reference(capsys):
-    _assert_correct(capsys, ch01.check_output_size, output_size_reference)
+    assert_correct(capsys, ch01.check_output_size, output_size_reference)
 
 
 def test_ch01_output_size_cases_match_keras():
@@ -190,12 +167,12 @@ def test_ch01_output_size_cases_match_keras():
     ],
 )
 def test_ch01_output_size_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch01.check_output_size, answer, expected)
+    assert_hint(capsys, ch01.check_output_size, answer, expected)
 
 
 def test_ch01_output_size_fill_in(capsys):
-    _assert_fill_in(capsys, ch01.check_output_size, None)
-    _assert_fill_in(capsys, ch01.check_output_size, lambda n, k, s, p: None)
+    assert_fill_in(capsys, ch01.check_output_size, None)
+    assert_fill_in(capsys, ch01.check_output_size, lambda n, k, s, p: None)
 
 
 def _param_keras():
@@ -213,8 +190,8 @@ def test_ch01_param_count(capsys):
     q = ch01.PARAM_QUESTION
     k, c_in, c_out = q["kernel_size"], q["in_channels"], q["filters"]
     positions = q["height"] * q["width"]
-    _assert_correct(capsys, ch01.check_param_count, layer.count_params())
-    _assert_correct(capsys, ch01.check_param_count, float(layer.count_params()))
+    assert_correct(capsys, ch01.check_param_count, layer.count_params())
+    assert_correct(capsys, ch01.check_param_count, float(layer.count_params()))
     mistakes = [
         (k * k * c_in * c_out, "forgot the bias"),
         (k * k * c_out + c_out, "spans all"),
@@ -228,8 +205,8 @@ def test_ch01_param_count(capsys):
         ("18k", "whole number"),
     ]
     for answer, expected in mistakes:
-        _assert_hint(capsys, ch01.check_param_count, answer, expected)
-    _assert_fill_in(capsys, ch01.check_param_count, None)
+        assert_hint(capsys, ch01.check_param_count, answer, expected)
+    assert_fill_in(capsys, ch01.check_param_count, None)
 
 
 def test_ch01_receptive_field(capsys):
@@ -238,8 +215,8 @@ def test_ch01_receptive_field(capsys):
     rf, jump = 1, 1
     for k, s in windows:
         rf, jump = rf + (k - 1) * jump, jump * s
-    _assert_correct(capsys, ch01.check_receptive_field, rf)
-    _assert_correct(capsys, ch01.check_receptive_field, (rf, rf))
+    assert_correct(capsys, ch01.check_receptive_field, rf)
+    assert_correct(capsys, ch01.check_receptive_field, (rf, rf))
     product = int(np.prod([k for k, _ in windows]))
     conv_only = 1 + sum(k - 1 for name, k, _ in ch01.RECEPTIVE_FIELD_STACK if name.startswith("conv"))
     mistakes = [
@@ -254,8 +231,8 @@ def test_ch01_receptive_field(capsys):
     values = [value for value, _ in mistakes[:5]]
     assert len(set(values + [rf])) == len(values) + 1, "each mistake must give its own number"
     for answer, expected in mistakes:
-        _assert_hint(capsys, ch01.check_receptive_field, answer, expected)
-    _assert_fill_in(capsys, ch01.check_receptive_field, None)
+        assert_hint(capsys, ch01.check_receptive_field, answer, expected)
+    assert_fill_in(capsys, ch01.check_receptive_field, None)
 
 
 # ---------------------------------------------------------------------------
@@ -267,9 +244,9 @@ def test_ch02_s4_shape(capsys):
     model = models.build("lenet5")
     shape = tuple(model.get_layer("s4_pool").output.shape[1:])
     h, w, c = shape
-    _assert_correct(capsys, ch02.check_s4_shape, shape)
-    _assert_correct(capsys, ch02.check_s4_shape, (None, h, w, c))
-    _assert_correct(capsys, ch02.check_s4_shape, list(shape))
+    assert_correct(capsys, ch02.check_s4_shape, shape)
+    assert_correct(capsys, ch02.check_s4_shape, (None, h, w, c))
+    assert_correct(capsys, ch02.check_s4_shape, list(shape))
     c3 = tuple(model.get_layer("c3_conv").output.shape[1:])
     s2 = tuple(model.get_layer("s2_pool").output.shape[1:])
     mistakes = [
@@ -285,15 +262,15 @@ def test_ch02_s4_shape(capsys):
         ("5x5x16", "tuple of whole numbers"),
     ]
     for answer, expected in mistakes:
-        _assert_hint(capsys, ch02.check_s4_shape, answer, expected)
-    _assert_fill_in(capsys, ch02.check_s4_shape, None)
+        assert_hint(capsys, ch02.check_s4_shape, answer, expected)
+    assert_fill_in(capsys, ch02.check_s4_shape, None)
 
 
 def test_ch02_c3_params(capsys):
     model = models.build("lenet5")
     c3 = model.get_layer("c3_conv")
     reference = c3.count_params()
-    _assert_correct(capsys, ch02.check_c3_params, reference)
+    assert_correct(capsys, ch02.check_c3_params, reference)
     k, c_in, c_out = 5, 6, 16
     mistakes = [
         (k * k * c_in * c_out, "forgot the bias"),
@@ -307,8 +284,8 @@ def test_ch02_c3_params(capsys):
         (999, "k*k*C_in weights per filter"),
     ]
     for answer, expected in mistakes:
-        _assert_hint(capsys, ch02.check_c3_params, answer, expected)
-    _assert_fill_in(capsys, ch02.check_c3_params, None)
+        assert_hint(capsys, ch02.check_c3_params, answer, expected)
+    assert_fill_in(capsys, ch02.check_c3_params, None)
 
 
 def test_ch02_paper_c3_table():
@@ -318,8 +295,8 @@ def test_ch02_paper_c3_table():
 
 
 def test_ch02_modern_change(capsys):
-    _assert_correct(capsys, ch02.check_modern_change, "c")
-    _assert_correct(capsys, ch02.check_modern_change, " C) ")
+    assert_correct(capsys, ch02.check_modern_change, "c")
+    assert_correct(capsys, ch02.check_modern_change, " C) ")
     mistakes = [
         ("a", "pooling layers too"),
         ("b", "activations too"),
@@ -330,5 +307,5 @@ def test_ch02_modern_change(capsys):
         (3, "one letter"),
     ]
     for answer, expected in mistakes:
-        _assert_hint(capsys, ch02.check_modern_change, answer, expected)
-    _assert_fill_in(capsys, ch02.check_modern_change, None)
+        assert_hint(capsys, ch02.check_modern_change, answer, expected)
+    assert_fill_in(capsys, ch02.check_modern_change, None)

@@ -8,30 +8,7 @@ import pytest
 
 from cv_textbook import analysis, models
 from cv_textbook.exercises import ch06
-
-
-def _feedback(capsys, check, answer):
-    result = check(answer)
-    return result, capsys.readouterr().out
-
-
-def _assert_correct(capsys, check, answer):
-    result, out = _feedback(capsys, check, answer)
-    assert result is True, out
-    assert out.startswith("Correct!"), out
-
-
-def _assert_hint(capsys, check, answer, expected):
-    result, out = _feedback(capsys, check, answer)
-    assert result is False, out
-    assert out.startswith("Not quite."), out
-    assert expected.lower() in " ".join(out.split()).lower(), out
-
-
-def _assert_fill_in(capsys, check, answer):
-    result, out = _feedback(capsys, check, answer)
-    assert result is False, out
-    assert out.startswith("Fill in your answer"), out
+from exercise_feedback import assert_correct, assert_fill_in, assert_hint
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,9 +29,9 @@ def _resnet20_layer(name):
 def test_block_shape_reference_is_resnet20_conv3_block1(capsys):
     shape = tuple(_resnet20_layer("conv3_block1_out").output.shape[1:])
     assert tuple(_resnet20_layer("conv2_block3_out").output.shape[1:]) == ch06.BLOCK_INPUT
-    _assert_correct(capsys, ch06.check_block_shape, shape)
-    _assert_correct(capsys, ch06.check_block_shape, list(shape))
-    _assert_correct(capsys, ch06.check_block_shape, (None, *shape))
+    assert_correct(capsys, ch06.check_block_shape, shape)
+    assert_correct(capsys, ch06.check_block_shape, list(shape))
+    assert_correct(capsys, ch06.check_block_shape, (None, *shape))
 
 
 @pytest.mark.parametrize(
@@ -73,11 +50,11 @@ def test_block_shape_reference_is_resnet20_conv3_block1(capsys):
     ],
 )
 def test_block_shape_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch06.check_block_shape, answer, expected)
+    assert_hint(capsys, ch06.check_block_shape, answer, expected)
 
 
 def test_block_shape_fill_in(capsys):
-    _assert_fill_in(capsys, ch06.check_block_shape, None)
+    assert_fill_in(capsys, ch06.check_block_shape, None)
 
 
 # ---------------------------------------------------------------------------
@@ -102,8 +79,8 @@ def _block_trainable():
 
 def test_block_params_reference(capsys):
     assert CONV1 + CONV2 + PROJECTION + BN == _block_trainable()
-    _assert_correct(capsys, ch06.check_block_params, _block_trainable())
-    _assert_correct(capsys, ch06.check_block_params, float(_block_trainable()))
+    assert_correct(capsys, ch06.check_block_params, _block_trainable())
+    assert_correct(capsys, ch06.check_block_params, float(_block_trainable()))
 
 
 @pytest.mark.parametrize(
@@ -123,11 +100,11 @@ def test_block_params_reference(capsys):
     ],
 )
 def test_block_params_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch06.check_block_params, answer, expected)
+    assert_hint(capsys, ch06.check_block_params, answer, expected)
 
 
 def test_block_params_fill_in(capsys):
-    _assert_fill_in(capsys, ch06.check_block_params, None)
+    assert_fill_in(capsys, ch06.check_block_params, None)
 
 
 # ---------------------------------------------------------------------------
@@ -148,8 +125,8 @@ def test_depth_formula_reference(capsys):
     # The names of the registered models agree with the formula the check accepts.
     assert _weighted_layers(models.build("plain20", input_shape=(28, 28, 1))) == depth(3)
     assert _weighted_layers(models.build("resnet20", input_shape=(28, 28, 1))) == depth(3)
-    _assert_correct(capsys, ch06.check_depth_formula, depth)
-    _assert_correct(capsys, ch06.check_depth_formula, lambda n: float(6 * n + 2))
+    assert_correct(capsys, ch06.check_depth_formula, depth)
+    assert_correct(capsys, ch06.check_depth_formula, lambda n: float(6 * n + 2))
 
 
 def _raises(n):
@@ -174,14 +151,14 @@ def _raises(n):
     ],
 )
 def test_depth_formula_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch06.check_depth_formula, answer, expected)
+    assert_hint(capsys, ch06.check_depth_formula, answer, expected)
 
 
 def test_depth_formula_fill_in(capsys):
-    _assert_fill_in(capsys, ch06.check_depth_formula, None)
-    _assert_fill_in(capsys, ch06.check_depth_formula, lambda n: None)
+    assert_fill_in(capsys, ch06.check_depth_formula, None)
+    assert_fill_in(capsys, ch06.check_depth_formula, lambda n: None)
 
     def stub(n):
         raise NotImplementedError
 
-    _assert_fill_in(capsys, ch06.check_depth_formula, stub)
+    assert_fill_in(capsys, ch06.check_depth_formula, stub)

@@ -9,30 +9,7 @@ import pytest
 
 from cv_textbook import analysis, metrics, models
 from cv_textbook.exercises import ch10
-
-
-def _feedback(capsys, check, answer):
-    result = check(answer)
-    return result, capsys.readouterr().out
-
-
-def _assert_correct(capsys, check, answer):
-    result, out = _feedback(capsys, check, answer)
-    assert result is True, out
-    assert out.startswith("Correct!"), out
-
-
-def _assert_hint(capsys, check, answer, expected):
-    result, out = _feedback(capsys, check, answer)
-    assert result is False, out
-    assert out.startswith("Not quite."), out
-    assert expected.lower() in " ".join(out.split()).lower(), out
-
-
-def _assert_fill_in(capsys, check, answer):
-    result, out = _feedback(capsys, check, answer)
-    assert result is False, out
-    assert out.startswith("Fill in your answer"), out
+from exercise_feedback import assert_correct, assert_fill_in, assert_hint
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,10 +25,10 @@ def _unet():
 def test_down_block_shape_reference_is_the_models_down1(capsys):
     shape = tuple(_unet().get_layer("down1_add").output.shape[1:])
     assert shape == (32, 32, 64)
-    _assert_correct(capsys, ch10.check_down_block_shape, shape)
-    _assert_correct(capsys, ch10.check_down_block_shape, list(shape))
-    _assert_correct(capsys, ch10.check_down_block_shape, (None, *shape))
-    _assert_correct(capsys, ch10.check_down_block_shape, (np.int64(32), 32.0, 64))
+    assert_correct(capsys, ch10.check_down_block_shape, shape)
+    assert_correct(capsys, ch10.check_down_block_shape, list(shape))
+    assert_correct(capsys, ch10.check_down_block_shape, (None, *shape))
+    assert_correct(capsys, ch10.check_down_block_shape, (np.int64(32), 32.0, 64))
 
 
 @pytest.mark.parametrize(
@@ -70,12 +47,12 @@ def test_down_block_shape_reference_is_the_models_down1(capsys):
     ],
 )
 def test_down_block_shape_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch10.check_down_block_shape, answer, expected)
+    assert_hint(capsys, ch10.check_down_block_shape, answer, expected)
 
 
 def test_down_block_shape_fill_in(capsys):
-    _assert_fill_in(capsys, ch10.check_down_block_shape, None)
-    _assert_fill_in(capsys, ch10.check_down_block_shape, ...)
+    assert_fill_in(capsys, ch10.check_down_block_shape, None)
+    assert_fill_in(capsys, ch10.check_down_block_shape, ...)
 
 
 # ---------------------------------------------------------------------------
@@ -86,8 +63,8 @@ def test_down_block_shape_fill_in(capsys):
 def test_separable_params_reference_is_keras_count(capsys):
     layer = _unet().get_layer(ch10.SEPARABLE_LAYER)
     assert layer.count_params() == 3 * 3 * 64 + 64 * 128 + 128
-    _assert_correct(capsys, ch10.check_separable_params, layer.count_params())
-    _assert_correct(capsys, ch10.check_separable_params, float(layer.count_params()))
+    assert_correct(capsys, ch10.check_separable_params, layer.count_params())
+    assert_correct(capsys, ch10.check_separable_params, float(layer.count_params()))
 
 
 @pytest.mark.parametrize(
@@ -107,11 +84,11 @@ def test_separable_params_reference_is_keras_count(capsys):
     ],
 )
 def test_separable_params_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch10.check_separable_params, answer, expected)
+    assert_hint(capsys, ch10.check_separable_params, answer, expected)
 
 
 def test_separable_params_fill_in(capsys):
-    _assert_fill_in(capsys, ch10.check_separable_params, None)
+    assert_fill_in(capsys, ch10.check_separable_params, None)
 
 
 # ---------------------------------------------------------------------------
@@ -124,7 +101,7 @@ def test_iou_reference_is_five_eighths(capsys):
     assert ch10.iou_reference() == pytest.approx(5 / 8)
     assert ch10.iou_reference() == pytest.approx(metrics.iou_per_class(ch10.TRUE_MASK, ch10.PRED_MASK, 3)[0])
     for answer in (5 / 8, 0.625, 0.62, Fraction(5, 8), np.float32(0.625), np.array(0.625)):
-        _assert_correct(capsys, ch10.check_iou_by_hand, answer)
+        assert_correct(capsys, ch10.check_iou_by_hand, answer)
 
 
 def test_iou_mistakes_are_distinct_from_the_answer_and_each_other():
@@ -151,19 +128,19 @@ def test_iou_mistakes_are_distinct_from_the_answer_and_each_other():
     ],
 )
 def test_iou_mistakes(capsys, answer, expected):
-    _assert_hint(capsys, ch10.check_iou_by_hand, answer, expected)
+    assert_hint(capsys, ch10.check_iou_by_hand, answer, expected)
 
 
 def test_iou_mistakes_for_other_classes_and_the_mean(capsys):
     per_class = metrics.iou_per_class(ch10.TRUE_MASK, ch10.PRED_MASK, 3)
-    _assert_hint(capsys, ch10.check_iou_by_hand, float(np.nanmean(per_class)), "mean IoU")
-    _assert_hint(capsys, ch10.check_iou_by_hand, float(per_class[1]), "background")
-    _assert_hint(capsys, ch10.check_iou_by_hand, float(per_class[2]), "border")
-    _assert_hint(capsys, ch10.check_iou_by_hand, metrics.pixel_accuracy(ch10.TRUE_MASK, ch10.PRED_MASK), "pixel accuracy")
+    assert_hint(capsys, ch10.check_iou_by_hand, float(np.nanmean(per_class)), "mean IoU")
+    assert_hint(capsys, ch10.check_iou_by_hand, float(per_class[1]), "background")
+    assert_hint(capsys, ch10.check_iou_by_hand, float(per_class[2]), "border")
+    assert_hint(capsys, ch10.check_iou_by_hand, metrics.pixel_accuracy(ch10.TRUE_MASK, ch10.PRED_MASK), "pixel accuracy")
 
 
 def test_iou_fill_in(capsys):
-    _assert_fill_in(capsys, ch10.check_iou_by_hand, None)
+    assert_fill_in(capsys, ch10.check_iou_by_hand, None)
 
 
 def test_questions_are_printable_text():

@@ -84,6 +84,27 @@ def as_whole_number(value):
     return None
 
 
+def as_shape(answer):
+    """A tuple of ints (a leading None batch axis dropped), an int, or None if unreadable."""
+    if hasattr(answer, "shape") and not isinstance(answer, (tuple, list)):
+        return None
+    if isinstance(answer, (tuple, list)):
+        items = list(answer)
+        if len(items) == 4 and items[0] is None:
+            items = items[1:]
+        numbers_given = [as_whole_number(item) for item in items]
+        return None if any(n is None for n in numbers_given) else tuple(numbers_given)
+    return as_whole_number(answer)
+
+
+def unreadable_shape(answer) -> bool:
+    """The hint for an answer ``as_shape`` cannot read."""
+    return hint(
+        f"answer with a tuple of whole numbers such as (height, width, channels), got "
+        f"{type(answer).__name__} {answer!r}."
+    )
+
+
 def first_match(value, candidates):
     """The key of the first candidate equal to ``value`` (candidates: list of (key, value))."""
     for key, candidate in candidates:

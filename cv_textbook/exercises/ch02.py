@@ -15,12 +15,14 @@ from __future__ import annotations
 import functools
 
 from cv_textbook.exercises._feedback import (
+    as_shape,
     as_whole_number,
     correct,
     fill_in,
     first_match,
     hint,
     is_placeholder,
+    unreadable_shape,
 )
 
 INPUT_SHAPE = (28, 28, 1)
@@ -65,29 +67,13 @@ def _shape(variant_or_model, layer_name: str) -> tuple:
 # ---------------------------------------------------------------------------
 
 
-def _as_shape(answer):
-    """A tuple of ints (a leading None batch axis dropped), an int, or None if unreadable."""
-    if hasattr(answer, "shape") and not isinstance(answer, (tuple, list)):
-        return None
-    if isinstance(answer, (tuple, list)):
-        items = list(answer)
-        if len(items) == 4 and items[0] is None:
-            items = items[1:]
-        numbers = [as_whole_number(item) for item in items]
-        return None if any(n is None for n in numbers) else tuple(numbers)
-    return as_whole_number(answer)
-
-
 def check_s4_shape(answer) -> bool:
     """Check S4's output shape (height, width, channels) for a 28x28x1 input."""
     if is_placeholder(answer):
         return fill_in("replace None by a tuple (height, width, channels): S4's output shape.")
-    given = _as_shape(answer)
+    given = as_shape(answer)
     if given is None:
-        return hint(
-            f"answer with a tuple of whole numbers such as (height, width, channels), got "
-            f"{type(answer).__name__} {answer!r}."
-        )
+        return unreadable_shape(answer)
     expected = _shape("modern", "s4_pool")
     height, width, channels = expected
     if given == expected:

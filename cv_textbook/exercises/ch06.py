@@ -21,6 +21,7 @@ import numpy as np
 from cv_textbook.exercises._feedback import (
     Missing,
     StudentError,
+    as_shape,
     as_whole_number,
     call,
     correct,
@@ -29,6 +30,7 @@ from cv_textbook.exercises._feedback import (
     first_match,
     hint,
     is_placeholder,
+    unreadable_shape,
 )
 
 # The block of the exercises: the first block of the CIFAR ResNet's second stage at 28x28x1.
@@ -105,29 +107,13 @@ def _layer_trainable(model, suffix: str) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _as_shape(answer):
-    """A tuple of ints (a leading None batch axis dropped), an int, or None if unreadable."""
-    if hasattr(answer, "shape") and not isinstance(answer, (tuple, list)):
-        return None
-    if isinstance(answer, (tuple, list)):
-        items = list(answer)
-        if len(items) == 4 and items[0] is None:
-            items = items[1:]
-        numbers = [as_whole_number(item) for item in items]
-        return None if any(n is None for n in numbers) else tuple(numbers)
-    return as_whole_number(answer)
-
-
 def check_block_shape(answer) -> bool:
     """Check the output shape (height, width, channels) of the stride-2, 32-filter block."""
     if is_placeholder(answer):
         return fill_in("replace None by a tuple (height, width, channels): the block's output shape.")
-    given = _as_shape(answer)
+    given = as_shape(answer)
     if given is None:
-        return hint(
-            f"answer with a tuple of whole numbers such as (height, width, channels), got "
-            f"{type(answer).__name__} {answer!r}."
-        )
+        return unreadable_shape(answer)
     expected = _output_shape(_block_model("B"))
     height, width, channels = expected
     if given == expected:

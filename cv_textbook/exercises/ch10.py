@@ -20,12 +20,14 @@ import numbers
 import numpy as np
 
 from cv_textbook.exercises._feedback import (
+    as_shape,
     as_whole_number,
     correct,
     fill_in,
     first_match,
     hint,
     is_placeholder,
+    unreadable_shape,
 )
 
 # The notebook trains on 128x128 grey canvases with the trimap's 3 classes.
@@ -88,19 +90,6 @@ def _shape(layer_name: str) -> tuple:
     return tuple(int(d) for d in _model().get_layer(layer_name).output.shape[1:])
 
 
-def _as_shape(answer):
-    """A tuple of ints (a leading None batch axis dropped), an int, or None if unreadable."""
-    if hasattr(answer, "shape") and not isinstance(answer, (tuple, list)):
-        return None
-    if isinstance(answer, (tuple, list)):
-        items = list(answer)
-        if len(items) == 4 and items[0] is None:
-            items = items[1:]
-        numbers = [as_whole_number(item) for item in items]
-        return None if any(n is None for n in numbers) else tuple(numbers)
-    return as_whole_number(answer)
-
-
 # ---------------------------------------------------------------------------
 # Exercise 1: the shape after the first down block
 # ---------------------------------------------------------------------------
@@ -112,12 +101,9 @@ def check_down_block_shape(answer) -> bool:
 
     if is_placeholder(answer):
         return fill_in("replace None by a tuple (height, width, channels): the first down block's output shape.")
-    given = _as_shape(answer)
+    given = as_shape(answer)
     if given is None:
-        return hint(
-            f"answer with a tuple of whole numbers such as (height, width, channels), got "
-            f"{type(answer).__name__} {answer!r}."
-        )
+        return unreadable_shape(answer)
     expected = _shape("down1_add")
     entry = _shape("entry_relu")
     conv = _shape("down1_bn2")
