@@ -61,6 +61,8 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run folder (default: a new folder under runs/)")
     train.add_argument("--fresh", action="store_true", help="ignore the backup of an interrupted run in --out")
+    train.add_argument("--labels", choices=("trimap", "semantic"),
+                       help="segmentation models: item/background/border (default) or the 10 garment classes")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the Fashion-MNIST test set")
     evaluate.add_argument("run_dir")
@@ -137,6 +139,7 @@ def cmd_train(args) -> None:
         out=args.out,
         seed=args.seed,
         resume=not args.fresh,
+        labels=args.labels,
         verbose=1 if sys.stdout.isatty() else 2,  # a live bar in a terminal, one line per epoch in a log
     )
     if metrics["task"] == "segmentation":

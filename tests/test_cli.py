@@ -40,6 +40,8 @@ def test_data_reports_where_the_files_are(capsys):
         (["train", "lenet5", "--epochs", "0"], "--epochs: must be at least 1"),
         (["train", "lenet5", "--batch-size", "many"], "--batch-size: expected a whole number"),
         (["fly"], "invalid choice: 'fly'"),
+        (["train", "lenet5", "--labels", "semantic"], "is for segmentation models; lenet5 is a classifier"),
+        (["train", "unet_xception", "--labels", "instance"], "--labels: invalid choice: 'instance'"),
         (["evaluate", "/nonexistent/run"], "model.keras does not exist"),
     ],
 )
@@ -86,3 +88,12 @@ def test_train_unet_xception_reports_mean_iou_and_evaluates_again(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"metrics.json claims mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
     assert f"test mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
+
+
+def test_train_unet_xception_on_semantic_labels(tmp_path):
+    out = tmp_path / "semantic"
+    trained = run_cli("train", "unet_xception", "--labels", "semantic", "--out", str(out))
+    assert trained.returncode == 0, trained.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["canvas_mode"] == "semantic" and metrics["dataset"].startswith("fashion_mnist_canvases_semantic")
+    assert metrics["classes"][0] == "background" and len(metrics["test_iou_per_class"]) == 11

@@ -178,3 +178,20 @@ def test_full_mode_switches_to_the_papers_recipe(monkeypatch):
     assert paper.model_kwargs == {"weight_decay": 1e-4}
     assert train.recipe_for("resnet20") != classroom
     assert train.recipe_for("lenet5") == train.RECIPES["lenet5"]  # no full recipe: classroom
+    segmentation = train.recipe_for("unet_xception")
+    assert segmentation.task == "segmentation" and segmentation.train_examples > train.SEGMENTATION_RECIPE.train_examples
+
+
+def test_segmentation_evaluation_matches_keras_and_needs_no_compiled_model():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 16, 16), dtype=np.uint8)
+    masks = rng.integers(0, 3, (20, 16, 16)).astype(np.int32)
+    model = models.build("unet_xception", input_shape=(16, 16, 1), num_classes=3, filters=(4, 8, 8, 8))
+    uncompiled = train.evaluate_segmentation(model, images, masks, batch_size=4)  # chunks of 32: one
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(images[..., None] / 255.0, masks, batch_size=4, verbose=0)
+    assert uncompiled["test_loss"] == pytest.approx(loss, rel=1e-4)
+    assert uncompiled["test_pixel_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    chunked = train.evaluate_segmentation(model, images, masks, batch_size=1)  # chunks of 8: three
+    assert chunked["test_loss"] == pytest.approx(loss, rel=1e-4)
+    assert chunked["test_iou_per_class"] == pytest.approx(uncompiled["test_iou_per_class"])
