@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from cv_textbook.data import segmentation  # NumPy only: the label modes for --labels
 from cv_textbook.quiet import import_tensorflow_quietly
 
 
@@ -61,7 +62,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run folder (default: a new folder under runs/)")
     train.add_argument("--fresh", action="store_true", help="ignore the backup of an interrupted run in --out")
-    train.add_argument("--labels", choices=("trimap", "semantic"),
+    train.add_argument("--labels", choices=segmentation.MODES,
                        help="segmentation models: item/background/border (default) or the 10 garment classes")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the Fashion-MNIST test set")
