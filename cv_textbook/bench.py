@@ -15,18 +15,20 @@ taking turns epoch by epoch (so that whatever else the machine is doing slows ev
 * **package in the other precision** — the same with ``mixed_bfloat16`` (or float32 where the
   default is already bfloat16), to choose the CPU default by measurement.
 
+By default every way trains for the recipe's epochs on the images ``run_experiment`` trains on
+(90 % of the training set), so the accuracies compared are those of finished runs: after a few
+short epochs a ResNet's test accuracy says more about how many steps it took than about how well
+it learns. ``--epochs`` and ``--train-examples`` make a quicker run that measures speed alone.
+
 Each way is timed from the start to the end of each of its epochs; the first epoch (tracing,
 compilation, filling the cache) is left out and the median of the others reported as
-examples per second. All models start from the same weights (same seed). After the last epoch
-each is evaluated on the same test images.
+examples per second. All models start from the same weights (same seed). After every epoch
+each way is evaluated on the same test images, outside the timing; from these curves comes the
+**time to accuracy**: the first epoch, and the training seconds up to its end (the first epoch
+included), at which the test accuracy reaches the target (0.91 for LeNet-5, 0.93 for ResNet-20),
+for the package and for the baseline.
 
-Also measured: the input pipeline alone (one pass over the training batches, no model), and
-**time to accuracy** — a separate, real ``cv_textbook.train.fit`` run of the model's recipe on
-the training split ``run_experiment`` uses, evaluated on the whole test set after every epoch:
-the first epoch and the training seconds (compilation included, evaluation excluded) at which
-the test accuracy reaches the target (0.91 for LeNet-5, 0.93 for ResNet-20). It runs the
-recipe's epochs (``--tta-epochs`` to cap it) and is most of the default benchmark's time;
-``--no-time-to-accuracy`` leaves it out.
+Also measured: the input pipeline alone (one pass over the training batches, no model).
 
 Memory is the process's resident set: ``peak_memory_mb`` is the process's peak so far
 (``getrusage``), which for TensorFlow on a CPU is all there is to measure. As the ways share
@@ -38,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import itertools
 import json
 import math
 import os
@@ -56,14 +59,13 @@ from cv_textbook import config, device, models, train
 from cv_textbook.data import fashion_mnist, pipeline
 
 DEFAULT_MODELS = ("lenet5", "resnet20")
-DEFAULT_EPOCHS = 4  # the first one is warm-up: the median of three measured epochs
-# Enough batches for steady timings, small enough for a ~10-minute benchmark on a 2-core CPU.
-DEFAULT_TRAIN_EXAMPLES = {"lenet5": 60_000}
-FALLBACK_TRAIN_EXAMPLES = 10_000
+VALIDATION_FRACTION = 0.1  # what run_experiment holds out: the benchmark trains on the rest
 TARGET_ACCURACY = {"lenet5": 0.91, "resnet20": 0.93}
 BFLOAT16 = device.BFLOAT16
-# bfloat16 becomes a CPU's default only when its test accuracy stays this close to float32's.
-BFLOAT16_ACCURACY_TOLERANCE = 0.003
+# 0.3 points: the package may not pay for its speed with more test accuracy than this against the
+# baseline, nor bfloat16 against float32 (bfloat16 becomes a CPU's default only within it).
+ACCURACY_TOLERANCE = 0.003
+BFLOAT16_ACCURACY_TOLERANCE = ACCURACY_TOLERANCE
 BASELINE_LABEL = "Keras defaults, NumPy arrays"
 KERAS_DEFAULT_BATCH_SIZE = 32  # what model.fit uses when a student gives no batch_size
 
@@ -177,6 +179,11 @@ class Way:
     clock: EpochClock
     precision: str
     jit_compile: bool
+    test_accuracy: list[float] = dataclasses.field(default_factory=list)  # after each epoch
+
+    def cumulative_seconds(self) -> list[float]:
+        """Training seconds from the start to the end of each epoch (evaluations left out)."""
+        return list(itertools.accumulate(self.clock.seconds))
 
 
 def steady_examples_per_second(seconds: list[float], examples: int) -> float:
@@ -280,80 +287,43 @@ def input_pipeline_examples_per_second(x, y, recipe: train.Recipe, seed: int) ->
 # ---------------------------------------------------------------------------
 
 
-class EvaluateEachEpoch(keras.callbacks.Callback):
-    """Evaluates on the test set after every epoch and notes when ``target`` is first reached.
-
-    Training seconds run from the start of training and leave the evaluations out.
-    """
-
-    def __init__(self, x_test, y_test, target: float, log=None):
-        super().__init__()
-        self.x_test, self.y_test, self.target, self.log = x_test, y_test, target, log
-        self.accuracy: list[float] = []
-        self.training_seconds: list[float] = []
-        self.reached_epoch: int | None = None
-        self.reached_seconds: float | None = None
-
-    def on_train_begin(self, logs=None):
-        self._elapsed = 0.0
-        self._mark = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._elapsed += time.perf_counter() - self._mark
-        accuracy = train.evaluate(self.model, self.x_test, self.y_test)["test_accuracy"]
-        self.accuracy.append(accuracy)
-        self.training_seconds.append(self._elapsed)
-        if self.reached_epoch is None and accuracy >= self.target:
-            self.reached_epoch, self.reached_seconds = epoch + 1, self._elapsed
-        if self.log is not None:
-            self.log(f"  epoch {epoch + 1}: test accuracy {accuracy:.4f} after {self._elapsed:,.0f} s of training")
-        self._mark = time.perf_counter()
+def time_to_target(way: Way, target: float) -> dict:
+    """The first epoch after which ``way`` reached ``target`` test accuracy, and its training
+    seconds by then (the first epoch's compilation included, evaluations left out)."""
+    for epoch, (accuracy, seconds) in enumerate(zip(way.test_accuracy, way.cumulative_seconds()), start=1):
+        if accuracy >= target:
+            return {"reached": True, "epochs_to_target": epoch, "seconds_to_target": seconds}
+    return {"reached": False, "epochs_to_target": None, "seconds_to_target": None}
 
 
-def time_to_accuracy(model_name, target, x_train, y_train, x_test, y_test, *, epochs=None,
-                     setup: device.TrainingSetup, seed=0, log=print) -> dict:
-    """Train ``model_name``'s recipe with ``cv_textbook.train.fit`` on the training split of
-    ``run_experiment`` (90 % of the training images) for ``epochs`` (default: the recipe's) and
-    report when the test accuracy first reaches ``target``."""
-    recipe = train.recipe_for(model_name)
-    budget = config.budget(epochs or recipe.epochs)
-    x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
-    (x_fit, y_fit), _ = pipeline.split_validation(x, y, 0.1, seed)
-    x_test, y_test = pipeline.subset(x_test, y_test, budget.test_examples, seed)
-    train.seed_everything(seed)
-    with device.precision_scope(setup.precision):
-        model = models.build(model_name, **model_kwargs(model_name, recipe))
-    watcher = EvaluateEachEpoch(x_test, y_test, target, log)
-    log(f"{model_name}: time to {target:.2f} test accuracy, up to {budget.epochs} epoch(s) of the recipe "
-        f"on {len(x_fit):,} images")
-    with tempfile.TemporaryDirectory(prefix="cv_textbook-bench-") as run_dir:
-        train.fit(
-            model, (x_fit, y_fit), epochs=budget.epochs, batch_size=recipe.batch_size,
-            learning_rate=recipe.learning_rate, schedule=recipe.schedule, optimizer=recipe.optimizer,
-            warmup_epochs=recipe.warmup_epochs, augment=recipe.augment, image_size=recipe.image_size, seed=seed,
-            run_dir=run_dir, resume=False, setup=setup, verbose=0, callbacks=[watcher],
-        )
-    best = max(watcher.accuracy)
-    if watcher.reached_epoch is not None:
-        summary = (f"reached {target:.2f} after {watcher.reached_epoch} epoch(s), "
-                   f"{watcher.reached_seconds:,.0f} s of training")
-    else:
-        summary = f"not reached in {budget.epochs} epoch(s) (best {best:.4f})"
-    log(f"{model_name}: {summary}")
+def describe_time_to_target(timing: dict, target: float, epochs: int, best: float) -> str:
+    if timing["reached"]:
+        return (f"reached {target:.2f} after {timing['epochs_to_target']} epoch(s), "
+                f"{timing['seconds_to_target']:,.0f} s of training")
+    return f"not reached in {epochs} epoch(s) (best {best:.4f})"
+
+
+def time_to_accuracy_report(ways: dict[str, Way], target: float | None, epochs: int) -> dict:
+    """When the package (and, beside it, the baseline) first reached ``target``."""
+    if target is None:
+        return {"target": None, "summary": "no target for this model (pass --target)"}
+    package, baseline = ways["package"], ways["baseline"]
+    timing = time_to_target(package, target)
+    baseline_timing = time_to_target(baseline, target)
     return {
         "target": target,
-        "reached": watcher.reached_epoch is not None,
-        "epochs_to_target": watcher.reached_epoch,
-        "seconds_to_target": watcher.reached_seconds,
-        "epoch_cap": budget.epochs,
-        "test_accuracy_per_epoch": watcher.accuracy,
-        "training_seconds_per_epoch": watcher.training_seconds,  # cumulative
-        "final_test_accuracy": watcher.accuracy[-1],
-        "best_test_accuracy": best,
-        "train_examples": len(x_fit),
-        "test_examples": len(x_test),
-        "precision": setup.precision,
-        "summary": summary,
+        **timing,
+        "epoch_cap": epochs,
+        "test_accuracy_per_epoch": package.test_accuracy,
+        "training_seconds_per_epoch": package.cumulative_seconds(),  # cumulative
+        "final_test_accuracy": package.test_accuracy[-1],
+        "best_test_accuracy": max(package.test_accuracy),
+        "precision": package.precision,
+        "summary": describe_time_to_target(timing, target, epochs, max(package.test_accuracy)),
+        "baseline": {
+            **baseline_timing,
+            "summary": describe_time_to_target(baseline_timing, target, epochs, max(baseline.test_accuracy)),
+        },
     }
 
 
@@ -367,22 +337,30 @@ def other_precision(precision: str) -> str:
     return "float32" if precision == BFLOAT16 else BFLOAT16
 
 
+def benchmark_images(model_name, data, epochs=None, train_examples=None, seed=0):
+    """The budget and the images of one model's benchmark: by default the recipe's epochs on the
+    images ``run_experiment`` trains on, and the whole test set."""
+    recipe = train.recipe_for(model_name)
+    (x_train, y_train), (x_test, y_test) = data
+    budget = config.budget(epochs or recipe.epochs, train_examples)
+    x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
+    (x, y), _ = pipeline.split_validation(x, y, VALIDATION_FRACTION, seed)
+    x_test, y_test = pipeline.subset(x_test, y_test, budget.test_examples, seed)
+    return budget, (x, y), (x_test, y_test)
+
+
 def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: device.TrainingSetup,
-                baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True, with_time_to_accuracy=True, tta_epochs=None, target=None, seed=0,
+                baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True, target=None, seed=0,
                 log=print) -> dict:
     """Benchmark one registered classifier; ``data`` is Fashion-MNIST as ``load_fashion_mnist`` gives it."""
     check_classifier(model_name)
     recipe = train.recipe_for(model_name)
-    (x_train, y_train), (x_test_all, y_test_all) = data
-    budget = config.budget(
-        epochs or DEFAULT_EPOCHS, train_examples or DEFAULT_TRAIN_EXAMPLES.get(model_name, FALLBACK_TRAIN_EXAMPLES)
-    )
-    x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
-    x_test, y_test = pipeline.subset(x_test_all, y_test_all, budget.test_examples, seed)
+    budget, (x, y), (x_test, y_test) = benchmark_images(model_name, data, epochs, train_examples, seed)
     kwargs = model_kwargs(model_name, recipe)
-    log(f"{model_name}: {budget.epochs} epoch(s) of {len(x):,} images each way, batch {baseline_batch_size} "
-        f"(baseline) and {recipe.batch_size} (package), "
-        f"taking turns epoch by epoch")
+    length = "the recipe's length" if budget.epochs >= recipe.epochs else f"shorter than the recipe's {recipe.epochs}"
+    log(f"{model_name}: {budget.epochs} epoch(s) ({length}) of {len(x):,} images each way, batch "
+        f"{baseline_batch_size} (baseline) and {recipe.batch_size} (package), taking turns epoch by epoch; "
+        f"test accuracy on {len(x_test):,} images after each")
 
     rss_before = current_rss_mb()
     ways = [
@@ -399,13 +377,17 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
             for way in ways[turn:] + ways[:turn]:
                 with sampler.during(way.key):
                     way.run_epoch(epoch)
+                way.test_accuracy.append(train.evaluate(way.model, x_test, y_test)["test_accuracy"])
             log(f"  epoch {epoch + 1}/{budget.epochs}: " + "; ".join(
-                f"{way.label} {len(x) / way.clock.seconds[-1]:,.0f} examples/s" for way in ways))
+                f"{way.label} {len(x) / way.clock.seconds[-1]:,.0f} examples/s, test accuracy "
+                f"{way.test_accuracy[-1]:.4f}" for way in ways))
     sampled = [rss for rss in sampler.peaks.values() if rss is not None]
     peak = max([rss for rss in (peak_rss_mb(), *sampled) if rss is not None], default=None)
 
+    by_key = {way.key: way for way in ways}
     speeds = {way.key: steady_examples_per_second(way.clock.seconds, len(x)) for way in ways}
-    accuracy = {way.key: train.evaluate(way.model, x_test, y_test)["test_accuracy"] for way in ways}
+    accuracy = {way.key: way.test_accuracy[-1] for way in ways}
+    difference = 100 * (accuracy["package"] - accuracy["baseline"])
     result = {
         "model": model_name,
         "examples_per_second": speeds["package"],
@@ -413,13 +395,18 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
         "speedup": speeds["package"] / speeds["baseline"],
         "test_accuracy": accuracy["package"],
         "baseline_test_accuracy": accuracy["baseline"],
+        "accuracy_difference_points": difference,
+        "accuracy_within_0.3_points": difference >= -100 * ACCURACY_TOLERANCE,
         "peak_memory_mb": peak,
         "rss_mb_before": rss_before,
         "rss_mb_while_training": {way.key: sampler.peaks.get(way.key) for way in ways},
         "input_pipeline_examples_per_second": input_pipeline_examples_per_second(x, y, recipe, seed),
         "ways": {way.key: way.label for way in ways},
         "per_epoch_examples_per_second": {way.key: [len(x) / s for s in way.clock.seconds] for way in ways},
+        "test_accuracy_per_epoch": {way.key: way.test_accuracy for way in ways},
+        "training_seconds_per_epoch": {way.key: way.cumulative_seconds() for way in ways},  # cumulative
         "epochs": budget.epochs,
+        "recipe_epochs": recipe.epochs,
         "warmup_epochs_skipped": 1 if budget.epochs > 1 else 0,
         "train_examples": len(x),
         "test_examples": len(x_test),
@@ -444,18 +431,8 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
             bfloat16_speed_ratio=speeds[bf16] / speeds[f32],
             bfloat16_accuracy_difference_points=100 * (accuracy[bf16] - accuracy[f32]),
         )
-    del ways
-
     goal = target if target is not None else TARGET_ACCURACY.get(model_name)
-    if not with_time_to_accuracy:
-        result["time_to_accuracy"] = {"target": goal, "summary": "not measured (--no-time-to-accuracy)"}
-    elif goal is None:
-        result["time_to_accuracy"] = {"target": None, "summary": "no target for this model (pass --target)"}
-    else:
-        result["time_to_accuracy"] = time_to_accuracy(
-            model_name, goal, x_train, y_train, x_test_all, y_test_all, epochs=tta_epochs, setup=setup, seed=seed,
-            log=log,
-        )
+    result["time_to_accuracy"] = time_to_accuracy_report(by_key, goal, budget.epochs)
     return result
 
 
@@ -482,16 +459,15 @@ def bfloat16_verdict(report: dict) -> dict:
         "recommend_per_model": per_model,
         "recommend_bfloat16_default": bool(per_model) and all(per_model.values()),  # for every model measured
         "recipes_with_bfloat16_on_cpu": {name: train.recipe_for(name).bfloat16_on_cpu for name in measured},
-        "note": "accuracy compared after the benchmark's short runs, in which batch normalization's running "
-                "averages still lag (a ResNet's test accuracy then scatters by several points); before changing "
-                "a recipe, compare full-length runs: the time-to-accuracy run trains the whole recipe in the "
-                "package's default precision",
+        "note": "accuracies compared after the benchmark's epochs: with fewer than the recipe's (--epochs), "
+                "batch normalization's running averages may still lag and a ResNet's test accuracy scatters by "
+                "several points, so confirm with full-length runs before changing a recipe",
     }
 
 
 def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, precision=None,
-                  baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True,
-                  time_to_accuracy=True, tta_epochs=None, target=None, seed=0, json_path=None, log=print) -> dict:
+                  baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True, target=None, seed=0,
+                  json_path=None, log=print) -> dict:
     """Benchmark each model (default: lenet5 and resnet20); write ``json_path`` and a bar chart
     beside it (same name, ``.png``) when given. Returns the report."""
     names = list(dict.fromkeys(models_to_run or DEFAULT_MODELS))  # each once, in order
@@ -522,8 +498,7 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
             report["models"][name] = bench_model(
                 name, data, epochs=epochs, train_examples=train_examples, setup=model_setup,
                 baseline_batch_size=baseline_batch_size,
-                compare_precision=compare_precision, with_time_to_accuracy=time_to_accuracy, tta_epochs=tta_epochs,
-                target=target, seed=seed, log=log,
+                compare_precision=compare_precision, target=target, seed=seed, log=log,
             )
             if compare_precision:
                 report["bfloat16"] = bfloat16_verdict(report)
@@ -538,24 +513,50 @@ def chart_path(json_path) -> Path:
     return Path(json_path).with_suffix(".png")
 
 
+def way_labels(result: dict) -> dict[str, str]:
+    """Short labels for a chart: the baseline, and each cv_textbook way by its precision."""
+    labels = {"baseline": "Keras defaults\n(NumPy arrays)", "package": f"cv_textbook\n{result['precision']}"}
+    for key in result["ways"]:
+        if key.startswith("package_"):
+            labels[key] = f"cv_textbook\n{key.removeprefix('package_')}"
+    return labels
+
+
+def _way_speed(result: dict, key: str) -> float:
+    if key == "baseline":
+        return result["baseline_examples_per_second"]
+    if key == "package":
+        return result["examples_per_second"]
+    return result["precision_comparison"][key.removeprefix("package_")]["examples_per_second"]
+
+
 def plot_report(report: dict):
-    """Bar chart of steady-state training examples per second, one panel per model."""
+    """One column per model: steady-state training speed of each way (bars) above its test
+    accuracy against training seconds (one point per epoch), with the target accuracy."""
     from matplotlib.figure import Figure
 
     from cv_textbook import viz
 
     names = list(report["models"])
-    figure = Figure(figsize=(4.2 * len(names), 3.8), layout="constrained")
-    axes = np.atleast_1d(figure.subplots(1, len(names)))
-    for ax, name in zip(axes, names):
+    figure = Figure(figsize=(4.6 * len(names), 7.4), layout="constrained")
+    axes = figure.subplots(2, len(names), squeeze=False)
+    for column, name in enumerate(names):
         result = report["models"][name]
-        values = {"Keras defaults\n(NumPy arrays)": result["baseline_examples_per_second"],
-                  f"cv_textbook\n{result['precision']}": result["examples_per_second"]}
-        for precision, measured in result.get("precision_comparison", {}).items():
-            if isinstance(measured, dict) and precision != result["precision"]:
-                values[f"cv_textbook\n{precision}"] = measured["examples_per_second"]
-        viz.plot_bar(values, title=f"{name}: {result['speedup']:.2f}× the baseline", ylabel="training examples/s",
-                     ax=ax)
+        labels = way_labels(result)
+        viz.plot_bar({labels[key]: _way_speed(result, key) for key in result["ways"]},
+                     title=f"{name}: {result['speedup']:.2f}× the baseline", ylabel="training examples/s",
+                     ax=axes[0, column])
+        curves = axes[1, column]
+        for key in result["ways"]:
+            curves.plot(result["training_seconds_per_epoch"][key], result["test_accuracy_per_epoch"][key],
+                        marker="o", markersize=3, label=labels[key].replace("\n", " "))
+        target = result["time_to_accuracy"].get("target")
+        if target is not None:
+            curves.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:.2f}")
+        curves.set(xlabel="training seconds (evaluation left out)", ylabel="test accuracy",
+                   title=f"after each of {result['epochs']} epoch(s)")
+        curves.grid(alpha=0.3)
+        curves.legend(fontsize=7, loc="lower right")
     steady = all(result["warmup_epochs_skipped"] for result in report["models"].values())
     figure.suptitle(f"{'Steady-state t' if steady else 'T'}raining speed on {report['device']}", fontsize=10)
     return figure
@@ -582,25 +583,24 @@ def format_report(report: dict) -> str:
     lines += [header, "-" * len(header)]
     for name, result in report["models"].items():
         for index, (key, label) in enumerate(result["ways"].items()):
-            if key == "baseline":
-                speed, accuracy = result["baseline_examples_per_second"], result["baseline_test_accuracy"]
-            elif key == "package":
-                speed, accuracy = result["examples_per_second"], result["test_accuracy"]
-            else:
-                measured = result["precision_comparison"][key.removeprefix("package_")]
-                speed, accuracy = measured["examples_per_second"], measured["test_accuracy"]
-            lines.append(f"{name if index == 0 else '':10s} {label:36s} {_number(speed):>11s} "
+            accuracy = result["test_accuracy_per_epoch"][key][-1]
+            lines.append(f"{name if index == 0 else '':10s} {label:36s} {_number(_way_speed(result, key)):>11s} "
                          f"{accuracy:9.4f} {_number(result['rss_mb_while_training'].get(key)):>8s}")
-        lines.append(f"{'':10s} speed-up {result['speedup']:.2f}×; input pipeline alone "
-                     f"{_number(result['input_pipeline_examples_per_second'])} examples/s; process peak RSS "
-                     f"{_number(result['peak_memory_mb'])} MB")
-        warmup = " (the first left out)" if result["warmup_epochs_skipped"] else ""
-        lines.append(f"{'':10s} {result['epochs']} epoch(s){warmup} of {result['train_examples']:,} images, "
-                     f"batch {result['baseline_batch_size']} (baseline) and {result['batch_size']} (package); "
-                     f"test on {result['test_examples']:,} images")
+        within = "within" if result["accuracy_within_0.3_points"] else "NOT within"
+        lines.append(f"{'':10s} speed-up {result['speedup']:.2f}×; test accuracy "
+                     f"{result['accuracy_difference_points']:+.2f} points against the baseline ({within} 0.3)")
+        lines.append(f"{'':10s} input pipeline alone {_number(result['input_pipeline_examples_per_second'])} "
+                     f"examples/s; process peak RSS {_number(result['peak_memory_mb'])} MB")
+        warmup = " (the first left out of the speeds)" if result["warmup_epochs_skipped"] else ""
+        lines.append(f"{'':10s} {result['epochs']} epoch(s){warmup} of {result['train_examples']:,} images "
+                     f"(the recipe has {result['recipe_epochs']}), batch {result['baseline_batch_size']} (baseline) "
+                     f"and {result['batch_size']} (package); test on {result['test_examples']:,} images")
         tta = result["time_to_accuracy"]
-        goal = f"{tta['target']:.2f}" if tta.get("target") is not None else "a target"
-        lines.append(f"{'':10s} time to {goal} test accuracy: {tta['summary']}")
+        if tta.get("target") is None:
+            lines.append(f"{'':10s} time to accuracy: {tta['summary']}")
+        else:
+            lines.append(f"{'':10s} time to {tta['target']:.2f} test accuracy: cv_textbook {tta['summary']}; "
+                         f"baseline {tta['baseline']['summary']}")
     verdict = report.get("bfloat16")
     if verdict:
         lines += ["", f"bfloat16 on this CPU (native support: {verdict['cpu_supports_bfloat16']}):"]
@@ -610,6 +610,9 @@ def format_report(report: dict) -> str:
                          f"{verdict['accuracy_within_0.3_points'][name]} -> "
                          f"{'recommended' if recommended else 'not recommended'}; the recipe has it "
                          f"{'on' if in_recipe else 'off'}")
-        lines.append("  (short runs: confirm a change with full-length runs before editing a recipe)")
+        short = [name for name, result in report["models"].items() if result["epochs"] < result["recipe_epochs"]]
+        if short:
+            lines.append(f"  ({', '.join(short)}: shorter than the recipe; confirm with full-length runs "
+                         "before editing a recipe)")
     lines.append(f"({report['seconds']:,.0f} s in all)")
     return "\n".join(lines)

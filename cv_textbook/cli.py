@@ -72,21 +72,18 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", action="append", dest="models", metavar="NAME",
                        help="a registered classifier; repeat for more (default: lenet5 and resnet20)")
     bench.add_argument("--epochs", type=_positive_int, metavar="N",
-                       help="epochs of each way, the first one warm-up (default: 4)")
+                       help="epochs of each way, the first one warm-up (default: the recipe's; fewer for a "
+                            "quick speed check, e.g. 4)")
     bench.add_argument("--train-examples", type=_positive_int, metavar="N",
-                       help="training images of the speed runs (default: 60,000 for lenet5, 10,000 for others)")
+                       help="take N training images, 90%% of them trained on as in `train` (default: all 60,000)")
     bench.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                        help="the package's precision (default: the device's, for each model's recipe)")
     bench.add_argument("--baseline-batch-size", type=_positive_int, metavar="N", default=32,
                        help="the baseline's batch size (default: 32, Keras's own default)")
     bench.add_argument("--compare-precision", action=argparse.BooleanOptionalAction, default=True,
                        help="also train the package's way in mixed_bfloat16 (float32 if that is the default)")
-    bench.add_argument("--time-to-accuracy", action=argparse.BooleanOptionalAction, default=True,
-                       help="time the recipe's full run to 0.91 (lenet5) / 0.93 (resnet20) test accuracy")
-    bench.add_argument("--tta-epochs", type=_positive_int, metavar="N",
-                       help="epochs of the time-to-accuracy run (default: the recipe's)")
     bench.add_argument("--target", type=_positive_float, metavar="ACC",
-                       help="test accuracy to time instead of the model's own")
+                       help="the test accuracy to time, instead of 0.91 (lenet5) / 0.93 (resnet20)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", metavar="PATH", help="write the report here, and a bar chart beside it (.png)")
     return parser
@@ -206,8 +203,6 @@ def cmd_bench(args) -> None:
         precision=args.precision,
         baseline_batch_size=args.baseline_batch_size,
         compare_precision=args.compare_precision,
-        time_to_accuracy=args.time_to_accuracy,
-        tta_epochs=args.tta_epochs,
         target=args.target,
         seed=args.seed,
         json_path=args.json,

@@ -35,7 +35,17 @@ def check_model_report(result):
     assert positive(result["peak_memory_mb"])
     for key in ("test_accuracy", "baseline_test_accuracy"):
         assert 0.0 <= result[key] <= 1.0
-    assert result["epochs"] == 1 and result["train_examples"] == 512 and result["test_examples"] == 256  # smoke
+    # smoke: one epoch of the 512 images less the 10 % that `train` holds out for validation
+    assert result["epochs"] == 1 and result["test_examples"] == 256
+    assert result["train_examples"] == 512 - round(512 * bench.VALIDATION_FRACTION)
+    for key in result["ways"]:  # a test accuracy after each epoch, and the training seconds up to it
+        assert len(result["test_accuracy_per_epoch"][key]) == 1 == len(result["training_seconds_per_epoch"][key])
+        assert positive(result["training_seconds_per_epoch"][key][0])
+    assert result["test_accuracy_per_epoch"]["package"][-1] == result["test_accuracy"]
+    assert result["test_accuracy_per_epoch"]["baseline"][-1] == result["baseline_test_accuracy"]
+    difference = 100 * (result["test_accuracy"] - result["baseline_test_accuracy"])
+    assert result["accuracy_difference_points"] == pytest.approx(difference)
+    assert result["accuracy_within_0.3_points"] is (difference >= -0.3)
 
 
 def test_smoke_benchmark_writes_every_figure_and_a_chart(tmp_path, monkeypatch, capsys):
@@ -62,7 +72,9 @@ def test_smoke_benchmark_writes_every_figure_and_a_chart(tmp_path, monkeypatch, 
 
     timing = result["time_to_accuracy"]  # a target every run reaches, to see it recorded
     assert timing["target"] == 0.05 and timing["reached"] and timing["epochs_to_target"] == 1
-    assert positive(timing["seconds_to_target"]) and timing["epoch_cap"] == 1
+    assert timing["seconds_to_target"] == result["training_seconds_per_epoch"]["package"][0]
+    assert timing["epoch_cap"] == 1 and timing["baseline"]["reached"]
+    assert "time to 0.05 test accuracy: cv_textbook reached 0.05 after 1 epoch(s)" in out
 
     chart = bench.chart_path(path)
     assert chart == tmp_path / "bench" / "report.png"
@@ -75,7 +87,7 @@ def test_smoke_benchmark_runs_on_jax_with_numpy_batches(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax", "CV_TEXTBOOK_SMOKE": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "cv_textbook", "bench", "--model", "lenet5", "--no-compare-precision",
-         "--no-time-to-accuracy", "--baseline-batch-size", "64", "--json", str(path)],
+         "--baseline-batch-size", "64", "--json", str(path)],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,7 +96,8 @@ def test_smoke_benchmark_runs_on_jax_with_numpy_batches(tmp_path):
     lenet = report["models"]["lenet5"]
     check_model_report(lenet)
     assert lenet["baseline_batch_size"] == 64 == lenet["batch_size"]
-    assert "precision_comparison" not in lenet and "not measured" in lenet["time_to_accuracy"]["summary"]
+    assert "precision_comparison" not in lenet and list(lenet["ways"]) == ["baseline", "package"]
+    assert lenet["time_to_accuracy"]["target"] == 0.91  # LeNet-5's own; one smoke epoch does not reach it
     assert bench.chart_path(path).read_bytes()[:8] == PNG_MAGIC
 
 
@@ -114,9 +127,31 @@ def test_steady_speed_leaves_the_warm_up_epoch_out():
     assert bench.steady_examples_per_second([4.0], 100) == 25  # one epoch: all there is
 
 
+def way_with(accuracies, epoch_seconds):
+    clock = bench.EpochClock()
+    clock.seconds = list(epoch_seconds)
+    return bench.Way("package", "cv_textbook", None, None, clock, "float32", False, list(accuracies))
+
+
+def test_time_to_target_is_the_first_epoch_that_reaches_it_with_all_training_seconds_until_then():
+    way = way_with([0.50, 0.80, 0.93, 0.91, 0.95], [12.0, 5.0, 5.0, 5.0, 5.0])  # the first epoch compiles
+    assert bench.time_to_target(way, 0.90) == {"reached": True, "epochs_to_target": 3, "seconds_to_target": 22.0}
+    assert bench.time_to_target(way, 0.96) == {"reached": False, "epochs_to_target": None, "seconds_to_target": None}
+
+
+def test_time_to_accuracy_reports_the_package_and_the_baseline():
+    ways = {"package": way_with([0.90, 0.94], [20.0, 10.0]), "baseline": way_with([0.91, 0.92], [30.0, 25.0])}
+    report = bench.time_to_accuracy_report(ways, 0.93, epochs=2)
+    assert report["epochs_to_target"] == 2 and report["seconds_to_target"] == 30.0
+    assert report["summary"] == "reached 0.93 after 2 epoch(s), 30 s of training"
+    assert report["baseline"]["summary"] == "not reached in 2 epoch(s) (best 0.9200)"
+    assert bench.time_to_accuracy_report(ways, None, epochs=2)["target"] is None
+
+
 def test_targets_of_the_issue():
     assert bench.TARGET_ACCURACY == {"lenet5": 0.91, "resnet20": 0.93}
     assert bench.BFLOAT16_ACCURACY_TOLERANCE == pytest.approx(0.003)  # 0.3 points
+    assert bench.ACCURACY_TOLERANCE == pytest.approx(0.003)
 
 
 def comparison(ratio, points):
