@@ -46,7 +46,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
