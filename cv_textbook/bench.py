@@ -64,7 +64,6 @@ BFLOAT16 = device.BFLOAT16
 # 0.3 points: the package may not pay for its speed with more test accuracy than this against the
 # baseline, nor bfloat16 against float32 (bfloat16 becomes a CPU's default only within it).
 ACCURACY_TOLERANCE = 0.003
-BFLOAT16_ACCURACY_TOLERANCE = ACCURACY_TOLERANCE
 BASELINE_LABEL = "Keras defaults, NumPy arrays"
 KERAS_DEFAULT_BATCH_SIZE = 32  # what model.fit uses when a student gives no batch_size
 
@@ -183,6 +182,12 @@ class Way:
     def cumulative_seconds(self) -> list[float]:
         """Training seconds from the start to the end of each epoch (evaluations left out)."""
         return list(itertools.accumulate(self.clock.seconds))
+
+
+def within_tolerance(difference_points: float) -> bool:
+    """Whether a test accuracy ``difference_points`` (percentage points, new minus reference)
+    loses no more than the 0.3 points allowed."""
+    return difference_points >= -100 * ACCURACY_TOLERANCE
 
 
 def steady_examples_per_second(seconds: list[float], examples: int) -> float:
@@ -336,10 +341,9 @@ def other_precision(precision: str) -> str:
     return "float32" if precision == BFLOAT16 else BFLOAT16
 
 
-def benchmark_images(model_name, data, epochs=None, train_examples=None, seed=0):
+def benchmark_images(recipe: train.Recipe, data, epochs=None, train_examples=None, seed=0):
     """The budget and the images of one model's benchmark: by default the recipe's epochs on the
     images ``run_experiment`` trains on, and the whole test set."""
-    recipe = train.recipe_for(model_name)
     (x_train, y_train), (x_test, y_test) = data
     budget = config.budget(epochs or recipe.epochs, train_examples)
     x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
@@ -354,7 +358,7 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
     """Benchmark one registered classifier; ``data`` is Fashion-MNIST as ``load_fashion_mnist`` gives it."""
     check_classifier(model_name)
     recipe = train.recipe_for(model_name)
-    budget, (x, y), (x_test, y_test) = benchmark_images(model_name, data, epochs, train_examples, seed)
+    budget, (x, y), (x_test, y_test) = benchmark_images(recipe, data, epochs, train_examples, seed)
     kwargs = model_kwargs(model_name, recipe)
     length = "the recipe's length" if budget.epochs >= recipe.epochs else f"shorter than the recipe's {recipe.epochs}"
     log(f"{model_name}: {budget.epochs} epoch(s) ({length}) of {len(x):,} images each way, batch "
@@ -395,7 +399,7 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
         "test_accuracy": accuracy["package"],
         "baseline_test_accuracy": accuracy["baseline"],
         "accuracy_difference_points": difference,
-        "accuracy_within_0.3_points": difference >= -100 * ACCURACY_TOLERANCE,
+        "accuracy_within_0.3_points": within_tolerance(difference),
         "peak_memory_mb": peak,
         "rss_mb_before": rss_before,
         "rss_mb_while_training": {way.key: sampler.peaks.get(way.key) for way in ways},
@@ -446,8 +450,7 @@ def bfloat16_verdict(report: dict) -> dict:
     of float32's. A recipe turns it on with ``bfloat16_on_cpu=True``."""
     comparisons = {name: m.get("precision_comparison") for name, m in report["models"].items()}
     measured = {name: c for name, c in comparisons.items() if c}
-    within = {name: c["bfloat16_accuracy_difference_points"] >= -100 * BFLOAT16_ACCURACY_TOLERANCE
-              for name, c in measured.items()}
+    within = {name: within_tolerance(c["bfloat16_accuracy_difference_points"]) for name, c in measured.items()}
     faster = {name: c["bfloat16_speed_ratio"] > 1.0 for name, c in measured.items()}
     eligible = report["device_kind"] == "cpu" and report["cpu_supports_bfloat16"]
     per_model = {name: bool(eligible and within[name] and faster[name]) for name in measured}
