@@ -258,9 +258,9 @@ def package_way(model_name, kwargs, recipe, x, y, epochs, setup: device.Training
     def run_epoch(epoch):
         model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0, callbacks=[clock])
 
-    xla = "XLA" if setup.jit_compile else "no XLA"
-    return Way(key, f"cv_textbook ({setup.precision}, {xla})", model, run_epoch, clock, setup.precision,
-               bool(setup.jit_compile))
+    jit_compile = bool(model.jit_compile)  # what compile chose: Keras refuses XLA to some models
+    xla = "XLA" if jit_compile else "no XLA"
+    return Way(key, f"cv_textbook ({setup.precision}, {xla})", model, run_epoch, clock, setup.precision, jit_compile)
 
 
 def _drain(dataset) -> int:
@@ -416,7 +416,7 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
         "batch_size": recipe.batch_size,
         "baseline_batch_size": baseline_batch_size,
         "precision": setup.precision,
-        "jit_compile": setup.jit_compile,
+        "jit_compile": by_key["package"].jit_compile,
         "baseline_precision": "float32",
         "baseline_jit_compile": ways[0].jit_compile,
         "recipe": {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate,

@@ -38,16 +38,60 @@ def visible_gpus() -> list[str]:
 
         # On a machine without CUDA, TensorFlow logs a harmless "failed call to cuInit" here.
         with native_stderr_silenced():
-            return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+            gpus = tf.config.list_physical_devices("GPU")
+        return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
     if backend == "jax":
         import jax
 
-        return [str(d) for d in jax.devices() if d.platform == "gpu"]
+        return [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform == "gpu"]
     if backend == "torch":
         import torch
 
         return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return []
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The CUDA compute capability of the first GPU, e.g. ``(9, 0)`` for an H100; None when there
+    is no GPU or the backend does not say (AMD and Apple GPUs)."""
+    backend = keras.backend.backend()
+    capability = None
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            with native_stderr_silenced():
+                gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        elif backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            if gpus:
+                capability = getattr(gpus[0], "compute_capability", None)  # a string such as "9.0"
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                capability = torch.cuda.get_device_capability(0)
+    except (RuntimeError, ValueError, AttributeError):
+        return None
+    if isinstance(capability, str):
+        capability = tuple(int(part) for part in capability.split(".")[:2])
+    return tuple(capability) if capability else None
+
+
+# Volta (V100, compute capability 7.0) and every NVIDIA GPU since (T4, A100, H100, RTX cards)
+# have tensor cores: float16 matrix units that make mixed_float16 pay. Older GPUs (K80, P100)
+# compute float16 no faster than float32, and mixed precision only costs them casts.
+TENSOR_CORE_CAPABILITY = (7, 0)
+
+
+def gpu_has_tensor_cores(capability: tuple[int, int] | None) -> bool:
+    """True for a GPU of compute capability 7.0 or newer, and for one that does not report it
+    (AMD and Apple GPUs compute float16 fast too)."""
+    return capability is None or tuple(capability) >= TENSOR_CORE_CAPABILITY
 
 
 def cpu_name() -> str:
@@ -115,18 +159,22 @@ def training_setup(
 ) -> TrainingSetup:
     """Choose settings for this machine; pass ``precision`` or ``jit_compile`` to override.
 
-    GPU: mixed float16 (tensor cores; the model's output layer stays float32) and XLA.
+    GPU: XLA, and mixed float16 (the model's output layer stays float32) on GPUs with tensor
+    cores; float32 on older ones. ``train.compile_model`` leaves XLA off under a ``tf.distribute``
+    strategy, where Keras cannot compile the training step.
     CPU: no XLA — it made CPU training about 3× slower here. float32, unless ``bfloat16_on_cpu``
     (a recipe's choice, made by measurement with ``python -m cv_textbook bench``) and the CPU
     computes bfloat16 natively: then ``mixed_bfloat16``, the output layer still float32.
     """
     gpus = visible_gpus()
     if gpus:
+        capability = gpu_compute_capability()
+        known = f", compute capability {capability[0]}.{capability[1]}" if capability else ""
         return TrainingSetup(
             device="gpu",
-            description=f"GPU: {len(gpus)} × {gpus[0]}",
+            description=f"GPU: {len(gpus)} × {gpus[0]}{known}",
             gpus=len(gpus),
-            precision=precision or "mixed_float16",
+            precision=precision or ("mixed_float16" if gpu_has_tensor_cores(capability) else "float32"),
             jit_compile=True if jit_compile is None else jit_compile,
         )
     return TrainingSetup(

@@ -78,6 +78,15 @@ def replicas(strategy) -> int:
     return int(strategy.num_replicas_in_sync) if strategy is not None else 1
 
 
+def in_strategy_scope() -> bool:
+    """True inside a ``tf.distribute`` strategy's scope (never on other backends)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
 def scope(strategy):
     """``strategy.scope()``, or a block that does nothing when ``strategy`` is None."""
     return strategy.scope() if strategy is not None else contextlib.nullcontext()

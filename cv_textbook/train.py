@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cv_textbook import config, device
+from cv_textbook import config, device, distribute
 from cv_textbook.data import fashion_mnist, pipeline
 
 BACKUP_SUBDIR = "backup"
@@ -237,12 +237,17 @@ def make_optimizer(
 
 def compile_model(model, setup: device.TrainingSetup, optimizer=None, metrics=("accuracy",)):
     """Sparse cross-entropy (per image or per pixel) and ``metrics``; Adam unless you bring an
-    optimizer; XLA as the setup says."""
+    optimizer; XLA as the setup says, except inside a ``tf.distribute`` strategy's scope.
+
+    Keras cannot run an XLA-compiled training step under a strategy (with two replicas the first
+    step fails: one replica's step cannot read the other's variables), so there it stays off, as
+    Keras's own ``jit_compile="auto"`` decides. ``model.jit_compile`` says what was chosen.
+    """
     model.compile(
         optimizer=optimizer or keras.optimizers.Adam(),
         loss="sparse_categorical_crossentropy",
         metrics=list(metrics),
-        jit_compile=setup.jit_compile,
+        jit_compile=setup.jit_compile and not distribute.in_strategy_scope(),
     )
 
 
@@ -445,7 +450,7 @@ def run_experiment(
     ``out/metrics.json``.
     """
     from cv_textbook import metrics as segmentation_metrics
-    from cv_textbook import distribute, models, viz
+    from cv_textbook import models, viz
     from cv_textbook.data import segmentation
 
     models.check_name(model_name)
@@ -526,7 +531,7 @@ def run_experiment(
         "examples_per_second": result.examples_per_second,
         "device": setup.description,
         "precision": setup.precision,
-        "jit_compile": setup.jit_compile,
+        "jit_compile": bool(model.jit_compile),  # what ran: off under a strategy or where a layer forbids it
         "dataset": data["dataset"],
         "dataset_source": source,
         "classes": list(data["classes"]),

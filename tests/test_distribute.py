@@ -19,7 +19,7 @@ from cv_textbook import distribute
 ROOT = Path(__file__).resolve().parent.parent
 
 TWO_REPLICAS = r"""
-import json, os, sys
+import dataclasses, json, os, sys
 from cv_textbook.quiet import import_tensorflow_quietly
 import_tensorflow_quietly()
 import tensorflow as tf
@@ -28,7 +28,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
-from cv_textbook import distribute, models, train
+from cv_textbook import device, distribute, models, train
 from cv_textbook.data import load_fashion_mnist, subset
 
 report = {}
@@ -51,9 +51,18 @@ for name, run_strategy in (("two", strategy), ("one", None)):
     report[name] = {"loss": result.history["loss"], **train.evaluate(model, x_test, y_test)}
     report[name]["variable"] = type(model.trainable_variables[0].value).__name__
 
+# A GPU's setup asks for XLA, which Keras cannot run under a strategy: compile leaves it off.
+gpu_setup = dataclasses.replace(device.training_setup(), jit_compile=True)
+with strategy.scope():
+    model = models.build("lenet5")
+    result = train.fit(model, (x, y), epochs=1, batch_size=128, seed=0, run_dir=f"{sys.argv[1]}/xla", verbose=0,
+                       setup=gpu_setup)
+report["xla_asked"] = {"jit_compile": model.jit_compile, "loss": result.history["loss"]}
+
 os.environ["CV_TEXTBOOK_SMOKE"] = "1"
 metrics = train.run_experiment("lenet5", out=f"{sys.argv[1]}/experiment", verbose=0)
-report["experiment"] = {key: metrics[key] for key in ("replicas", "batch_size", "global_batch_size", "test_accuracy")}
+report["experiment"] = {key: metrics[key] for key in ("replicas", "batch_size", "global_batch_size", "test_accuracy",
+                                                     "jit_compile")}
 print("REPORT" + json.dumps(report))
 """
 
@@ -112,8 +121,10 @@ def test_two_cpu_replicas_train_like_one_device(tmp_path):
     # Same global batch, same data, same seed: the same learning, up to the order of sums.
     assert two["test_accuracy"] > 0.5
     assert abs(two["test_accuracy"] - one["test_accuracy"]) < 0.1
+    assert report["xla_asked"]["jit_compile"] is False
+    assert all(loss == loss for loss in report["xla_asked"]["loss"])  # trained, and not to NaN
     experiment = report["experiment"]
-    assert experiment["replicas"] == 2
+    assert experiment["replicas"] == 2 and experiment["jit_compile"] is False
     assert experiment["global_batch_size"] == 2 * experiment["batch_size"]
 
 

@@ -119,6 +119,35 @@ def test_a_recipe_gets_bfloat16_on_a_cpu_only_where_the_cpu_computes_it(monkeypa
     assert train.recipe_for("resnet20").bfloat16_on_cpu and not train.recipe_for("lenet5").bfloat16_on_cpu
 
 
+def test_a_gpu_gets_float16_where_it_has_tensor_cores_and_xla(monkeypatch):
+    monkeypatch.setattr(device, "visible_gpus", lambda: ["NVIDIA H100 80GB HBM3"])
+    for capability, expected in (((9, 0), "mixed_float16"), ((7, 5), "mixed_float16"), ((7, 0), "mixed_float16"),
+                                 ((6, 0), "float32"), ((3, 7), "float32"), (None, "mixed_float16")):
+        monkeypatch.setattr(device, "gpu_compute_capability", lambda capability=capability: capability)
+        setup = device.training_setup(bfloat16_on_cpu=True)  # a CPU choice: no effect on a GPU
+        assert (setup.device, setup.precision, setup.jit_compile) == ("gpu", expected, True), capability
+        assert "1 × NVIDIA H100 80GB HBM3" in setup.description
+        if capability:
+            assert f"compute capability {capability[0]}.{capability[1]}" in setup.description
+    assert device.training_setup(precision="float32", jit_compile=False).precision == "float32"
+
+
+def test_no_gpu_has_no_compute_capability():
+    if device.visible_gpus():
+        pytest.skip("this machine has a GPU")
+    assert device.gpu_compute_capability() is None
+
+
+def test_compile_turns_xla_on_as_the_setup_says_outside_a_strategy():
+    gpu_like = device.TrainingSetup("gpu", "test", 1, "float32", jit_compile=True)
+    model = tiny_model()
+    train.compile_model(model, gpu_like)
+    assert model.jit_compile is True
+    model = tiny_model()
+    train.compile_model(model, device.training_setup(jit_compile=False))
+    assert model.jit_compile is False
+
+
 def test_precision_scope_builds_mixed_models_with_a_float32_output_and_restores_the_policy():
     before = keras.config.dtype_policy().name
     with device.precision_scope("mixed_bfloat16"):
