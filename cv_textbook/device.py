@@ -30,20 +30,29 @@ class TrainingSetup:
     jit_compile: bool
 
 
+def _tensorflow_gpus() -> list[tuple[str, dict]]:
+    """(name, details) of each GPU TensorFlow sees; details hold ``compute_capability`` on CUDA."""
+    import tensorflow as tf
+
+    # On a machine without CUDA, TensorFlow logs a harmless "failed call to cuInit" here.
+    with native_stderr_silenced():
+        gpus = tf.config.list_physical_devices("GPU")
+    return [(gpu.name, tf.config.experimental.get_device_details(gpu)) for gpu in gpus]
+
+
+def _jax_gpus() -> list:
+    import jax
+
+    return [d for d in jax.devices() if d.platform == "gpu"]
+
+
 def visible_gpus() -> list[str]:
     """Names of the GPUs the current Keras backend can use (empty on a CPU-only machine)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
-
-        # On a machine without CUDA, TensorFlow logs a harmless "failed call to cuInit" here.
-        with native_stderr_silenced():
-            gpus = tf.config.list_physical_devices("GPU")
-        return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
+        return [details.get("device_name", name) for name, details in _tensorflow_gpus()]
     if backend == "jax":
-        import jax
-
-        return [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform == "gpu"]
+        return [getattr(d, "device_kind", str(d)) for d in _jax_gpus()]
     if backend == "torch":
         import torch
 
@@ -58,16 +67,11 @@ def gpu_compute_capability() -> tuple[int, int] | None:
     capability = None
     try:
         if backend == "tensorflow":
-            import tensorflow as tf
-
-            with native_stderr_silenced():
-                gpus = tf.config.list_physical_devices("GPU")
+            gpus = _tensorflow_gpus()
             if gpus:
-                capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+                capability = gpus[0][1].get("compute_capability")
         elif backend == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            gpus = _jax_gpus()
             if gpus:
                 capability = getattr(gpus[0], "compute_capability", None)  # a string such as "9.0"
         elif backend == "torch":

@@ -132,6 +132,29 @@ def test_a_gpu_gets_float16_where_it_has_tensor_cores_and_xla(monkeypatch):
     assert device.training_setup(precision="float32", jit_compile=False).precision == "float32"
 
 
+def test_gpu_names_and_compute_capability_as_each_backend_reports_them(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    monkeypatch.setattr(device, "_tensorflow_gpus", lambda: [
+        ("/physical_device:GPU:0", {"device_name": "Tesla P100-PCIE-16GB", "compute_capability": (6, 0)})])
+    assert device.visible_gpus() == ["Tesla P100-PCIE-16GB"]
+    assert device.gpu_compute_capability() == (6, 0)
+    assert device.training_setup().precision == "float32"  # no tensor cores
+    monkeypatch.setattr(device, "_tensorflow_gpus", lambda: [("/physical_device:GPU:0", {})])  # no CUDA details
+    assert device.visible_gpus() == ["/physical_device:GPU:0"] and device.gpu_compute_capability() is None
+
+    class JaxGpu:
+        device_kind = "NVIDIA H100 80GB HBM3"
+        compute_capability = "9.0"  # JAX gives a string
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(device, "_jax_gpus", lambda: [JaxGpu(), JaxGpu()])
+    assert device.visible_gpus() == ["NVIDIA H100 80GB HBM3"] * 2
+    assert device.gpu_compute_capability() == (9, 0)
+    setup = device.training_setup()
+    assert setup.precision == "mixed_float16" and setup.gpus == 2
+    assert setup.description == "GPU: 2 × NVIDIA H100 80GB HBM3, compute capability 9.0"
+
+
 def test_no_gpu_has_no_compute_capability():
     if device.visible_gpus():
         pytest.skip("this machine has a GPU")
