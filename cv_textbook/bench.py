@@ -314,6 +314,7 @@ def time_to_accuracy_report(ways: dict[str, Way], target: float | None, epochs: 
     package, baseline = ways["package"], ways["baseline"]
     timing = time_to_target(package, target)
     baseline_timing = time_to_target(baseline, target)
+    best = max(package.test_accuracy)
     return {
         "target": target,
         **timing,
@@ -321,9 +322,9 @@ def time_to_accuracy_report(ways: dict[str, Way], target: float | None, epochs: 
         "test_accuracy_per_epoch": package.test_accuracy,
         "training_seconds_per_epoch": package.cumulative_seconds(),  # cumulative
         "final_test_accuracy": package.test_accuracy[-1],
-        "best_test_accuracy": max(package.test_accuracy),
+        "best_test_accuracy": best,
         "precision": package.precision,
-        "summary": describe_time_to_target(timing, target, epochs, max(package.test_accuracy)),
+        "summary": describe_time_to_target(timing, target, epochs, best),
         "baseline": {
             **baseline_timing,
             "summary": describe_time_to_target(baseline_timing, target, epochs, max(baseline.test_accuracy)),
@@ -418,7 +419,7 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
         "precision": setup.precision,
         "jit_compile": by_key["package"].jit_compile,
         "baseline_precision": "float32",
-        "baseline_jit_compile": ways[0].jit_compile,
+        "baseline_jit_compile": by_key["baseline"].jit_compile,
         "recipe": {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate,
                    "schedule": recipe.schedule, "augment": list(recipe.augment)},
         "baseline_recipe": {"optimizer": "adam", "learning_rate": 1e-3, "schedule": "constant", "augment": []},
