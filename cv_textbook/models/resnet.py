@@ -41,7 +41,7 @@ import keras
 from keras import layers
 
 from cv_textbook.models._checks import check_choice, check_input_shape, check_num_classes
-from cv_textbook.models.layers import ZeroPadShortcut
+from cv_textbook.models.layers import BatchNormalization, ZeroPadShortcut
 
 OPTIONS = ("A", "B", "C")
 BN_EPSILON = 1.001e-5  # keras.applications' value
@@ -94,7 +94,7 @@ def conv_bn(x, filters: int, kernel: int, stride: int, name: str, settings: Conv
         kernel_regularizer=settings.regularizer(),
         name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if relu:
         x = layers.Activation("relu", name=f"{name}_relu")(x)
     return x
@@ -148,7 +148,7 @@ def _imagenet_stem(x, settings: ConvSettings):
         kernel_regularizer=settings.regularizer(),
         name="conv1_conv",
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)

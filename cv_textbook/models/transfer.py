@@ -17,18 +17,24 @@ def _describe(layer) -> str:
     return f"{layer.name!r} ({type(layer).__name__}, weight shapes {shapes})"
 
 
+def _same_kind(a, b) -> bool:
+    # A subclass that only changes how a layer computes (the package's BatchNormalization,
+    # which trains with TensorFlow's fused kernel) holds the same weights as Keras's layer.
+    return isinstance(a, type(b)) or isinstance(b, type(a))
+
+
 def transfer_weights(source, target):
     """Copy every weight of ``source`` into ``target``, pairing their layers by structure.
 
     The layers that own weights are walked in both models in topological order; each pair must
-    have the same layer class and the same weight shapes, else a ValueError names the first
+    have the same layer class (or one a subclass of the other) and the same weight shapes, else a ValueError names the first
     mismatching pair (its index and both layers). Names may differ. Nothing is copied unless
     every pair matches. Returns ``target``.
     """
     source_layers = _weighted_layers(source)
     target_layers = _weighted_layers(target)
     for index, (src, dst) in enumerate(zip(source_layers, target_layers)):
-        same_class = type(src) is type(dst)
+        same_class = _same_kind(src, dst)
         same_shapes = [tuple(w.shape) for w in src.weights] == [tuple(w.shape) for w in dst.weights]
         if not (same_class and same_shapes):
             what = "layer classes" if not same_class else "weight shapes"

@@ -28,6 +28,7 @@ import keras
 from keras import layers
 
 from cv_textbook.models._checks import check_choice, check_input_shape, check_num_classes
+from cv_textbook.models.layers import BatchNormalization
 
 PADDINGS = ("valid", "same")
 
@@ -72,7 +73,7 @@ def _describe_choices(values: list[int]) -> str:
 
 def _entry_block(x, filters: int):
     x = layers.Conv2D(filters, 3, strides=2, padding="same", name="entry_conv")(x)
-    x = layers.BatchNormalization(name="entry_bn")(x)
+    x = BatchNormalization(name="entry_bn")(x)
     return layers.Activation("relu", name="entry_relu")(x)
 
 
@@ -83,7 +84,7 @@ def _down_block(x, filters: int, index: int, residual_projection: bool):
     for i in (1, 2):
         x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
         x = layers.SeparableConv2D(filters, 3, padding="same", name=f"{name}_sepconv{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = BatchNormalization(name=f"{name}_bn{i}")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
     if residual_projection:
         residual = layers.Conv2D(filters, 1, strides=2, padding="same", name=f"{name}_project")(block_input)
@@ -98,7 +99,7 @@ def _up_block(x, filters: int, index: int, residual_projection: bool):
     for i in (1, 2):
         x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
         x = layers.Conv2DTranspose(filters, 3, padding="same", name=f"{name}_convT{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = BatchNormalization(name=f"{name}_bn{i}")(x)
     x = layers.UpSampling2D(2, name=f"{name}_upsample")(x)
     if residual_projection:
         residual = layers.UpSampling2D(2, name=f"{name}_residual_upsample")(block_input)
