@@ -68,7 +68,9 @@ def test_inference_is_keras_code_exactly():
     for layer in (keras_layer, ours):
         layer.moving_mean.assign(np.linspace(-0.3, 0.3, CHANNELS))
         layer.moving_variance.assign(np.linspace(0.5, 2.0, CHANNELS))
-    np.testing.assert_array_equal(np.asarray(ours(images, training=False)), np.asarray(keras_layer(images, training=False)))
+    np.testing.assert_array_equal(
+        np.asarray(ours(images, training=False)), np.asarray(keras_layer(images, training=False))
+    )
 
 
 def _operation_types(layer, shape, training=True):

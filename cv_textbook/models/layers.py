@@ -73,9 +73,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
     forwards and backwards. ``tf.nn.fused_batch_norm`` does the same in one kernel that reads
     bfloat16 or float16 directly and keeps its sums in float32, as tf.keras 2 did by default.
     Measured on a 2-core CPU, ResNet-20 trained 1.67x faster with it in bfloat16 and 1.40x in
-    float32 (README, "Training speed, measured"). Inference, the other backends and the settings the kernel does not
-    cover (masks, renormalisation, synchronised statistics, other axes or ranks) use Keras's own
-    code, so a model copied from ``keras.applications`` computes the same function.
+    float32 (README, "Training speed, measured"). Inference, the other backends and the settings
+    the kernel does not cover (masks, renormalisation, synchronised statistics, other axes or
+    ranks) use Keras's own code, so a model copied from ``keras.applications`` computes the same
+    function.
     """
 
     def call(self, inputs, training=None, mask=None):

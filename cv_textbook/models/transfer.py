@@ -27,9 +27,9 @@ def transfer_weights(source, target):
     """Copy every weight of ``source`` into ``target``, pairing their layers by structure.
 
     The layers that own weights are walked in both models in topological order; each pair must
-    have the same layer class (or one a subclass of the other) and the same weight shapes, else a ValueError names the first
-    mismatching pair (its index and both layers). Names may differ. Nothing is copied unless
-    every pair matches. Returns ``target``.
+    have the same layer class (or one a subclass of the other) and the same weight shapes, else
+    a ValueError names the first mismatching pair (its index and both layers). Names may differ.
+    Nothing is copied unless every pair matches. Returns ``target``.
     """
     source_layers = _weighted_layers(source)
     target_layers = _weighted_layers(target)
