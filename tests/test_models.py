@@ -75,3 +75,27 @@ def test_every_model_saves_and_loads_safely_with_the_same_outputs(name, tmp_path
     loaded = models.load_model(path)  # keras.models.load_model, default safe_mode: no Lambda layers
     batch = np.random.default_rng(0).random((2, *model.input_shape[1:]), dtype=np.float32)
     np.testing.assert_allclose(model.predict(batch, verbose=0), loaded.predict(batch, verbose=0), atol=1e-6)
+
+
+def test_load_model_in_a_fresh_process_restores_the_packages_schedule(tmp_path):
+    # A model saved by `train` keeps its optimizer; with the ResNet paper's step schedule that
+    # is the package's WarmupStepDecay, which Keras can only rebuild once it is registered.
+    import subprocess
+    import sys
+
+    from cv_textbook import train
+
+    model = models.build("lenet5")
+    schedule = train.WarmupStepDecay(0.1, total_steps=100, warmup_steps=10)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="sparse_categorical_crossentropy")
+    path = tmp_path / "lenet5.keras"
+    model.save(path)
+    script = (
+        "import sys; from cv_textbook import models; "
+        "model = models.load_model(sys.argv[1]); "
+        "rate = model.optimizer.get_config()['learning_rate']; "
+        "print(rate['class_name'], rate['config']['total_steps'])"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["WarmupStepDecay", "100"]

@@ -67,14 +67,17 @@ def describe(name: str) -> str:
 
 def load_model(path):
     """``keras.models.load_model`` under its default ``safe_mode``, after registering the
-    package's custom layers (e.g. the ResNet option-A shortcut) so that any saved model loads.
+    package's custom layers (e.g. the ResNet option-A shortcut) and learning-rate schedules (a
+    model saved by ``train`` keeps its optimizer, whose schedule may be the package's
+    ``WarmupStepDecay``) so that any saved model loads.
 
     Code that calls ``keras.models.load_model`` itself needs ``import cv_textbook.models.layers``
-    first, as with any Keras model that has custom layers.
+    and ``import cv_textbook.train`` first, as with any Keras model that has custom objects.
     """
     import keras
 
     importlib.import_module(f"{__name__}.layers")
+    importlib.import_module("cv_textbook.train")
     return keras.models.load_model(path)
 
 
