@@ -1,10 +1,13 @@
 """Model builders: exact sizes, readable names, clear errors, safe saving."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 
-from cv_textbook import models
+from cv_textbook import models, train
 from model_sizes import every_model, small_version
 
 
@@ -80,11 +83,6 @@ def test_every_model_saves_and_loads_safely_with_the_same_outputs(name, tmp_path
 def test_load_model_in_a_fresh_process_restores_the_packages_schedule(tmp_path):
     # A model saved by `train` keeps its optimizer; with the ResNet paper's step schedule that
     # is the package's WarmupStepDecay, which Keras can only rebuild once it is registered.
-    import subprocess
-    import sys
-
-    from cv_textbook import train
-
     model = models.build("lenet5")
     schedule = train.WarmupStepDecay(0.1, total_steps=100, warmup_steps=10)
     model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="sparse_categorical_crossentropy")
