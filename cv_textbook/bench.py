@@ -8,10 +8,11 @@ taking turns epoch by epoch (so that whatever else the machine is doing slows ev
   metrics=["accuracy"])`` and Keras's defaults otherwise (``jit_compile="auto"``, shuffling
   arrays, ``batch_size=32``). ``--baseline-batch-size`` gives the baseline another batch size,
   e.g. the recipe's, to see how much of the difference the batch size makes;
-* **package** — what ``cv_textbook.train.fit`` sets up: ``device.training_setup()`` precision and
-  XLA (mixed_bfloat16 on a CPU with native bfloat16 where the model's recipe says
-  ``bfloat16_on_cpu``), the ``tf.data`` pipeline of ``cv_textbook.data.pipeline`` (``NumpyBatches`` on other
-  backends), the model's recipe (batch size, optimizer, schedule, augmentation);
+* **package** — what ``cv_textbook.train.fit`` trains with, made by the same ``train.prepare``:
+  ``device.training_setup()`` precision and XLA (mixed_bfloat16 on a CPU with native bfloat16
+  where the model's recipe says ``bfloat16_on_cpu``), the task's batches (the ``tf.data``
+  pipeline of ``cv_textbook.data.pipeline``, ``NumpyBatches`` on other backends), the model's
+  recipe (batch size, optimizer, schedule, augmentation);
 * **package in the other precision** — the same with ``mixed_bfloat16`` (or float32 where the
   default is already bfloat16), to choose the CPU default by measurement.
 
@@ -25,8 +26,8 @@ compilation, filling the cache) is left out and the median of the others reporte
 examples per second. All models start from the same weights (same seed). After every epoch
 each way is evaluated on the same test images, outside the timing; from these curves comes the
 **time to accuracy**: the first epoch, and the training seconds up to its end (the first epoch
-included), at which the test accuracy reaches the target (0.91 for LeNet-5, 0.93 for ResNet-20),
-for the package and for the baseline.
+included), at which the test accuracy reaches the target (the spec's ``bench_target``: 0.91 for
+LeNet-5, 0.93 for ResNet-20), for the package and for the baseline.
 
 Also measured: the input pipeline alone (one pass over the training batches, no model).
 
@@ -39,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import itertools
 import json
 import math
@@ -54,12 +54,11 @@ from typing import Callable
 import keras
 import numpy as np
 
-from cv_textbook import config, device, models, train
-from cv_textbook.data import fashion_mnist, pipeline
+from cv_textbook import config, device, models, tasks, train
+from cv_textbook.data import fashion_mnist
 
-DEFAULT_MODELS = ("lenet5", "resnet20")
-VALIDATION_FRACTION = 0.1  # what run_experiment holds out: the benchmark trains on the rest
-TARGET_ACCURACY = {"lenet5": 0.91, "resnet20": 0.93}
+# The models whose spec names a benchmark target: lenet5 and resnet20.
+DEFAULT_MODELS = tuple(spec.name for spec in models.specs() if spec.bench_target is not None)
 BFLOAT16 = device.BFLOAT16
 # 0.3 points: the package may not pay for its speed with more test accuracy than this against the
 # baseline, nor bfloat16 against float32 (bfloat16 becomes a CPU's default only within it).
@@ -197,23 +196,13 @@ def steady_examples_per_second(seconds: list[float], examples: int) -> float:
     return examples / statistics.median(steady)
 
 
-def model_kwargs(model_name: str, recipe: train.Recipe) -> dict:
-    """The builder arguments ``run_experiment`` uses for Fashion-MNIST (and the recipe's)."""
-    side = recipe.image_size or (28, 28)
-    kwargs = {"input_shape": (*side, 1), "num_classes": len(fashion_mnist.FASHION_MNIST_CLASSES)}
-    accepted = inspect.signature(models.builder(model_name)).parameters
-    kwargs = {key: value for key, value in kwargs.items() if key in accepted}
-    kwargs.update(recipe.model_kwargs)
-    return kwargs
-
-
-def check_classifier(model_name: str) -> None:
-    """The benchmark trains classifiers on Fashion-MNIST; say so for anything else."""
-    models.check_name(model_name)
-    if train.recipe_for(model_name).task != "classification":
+def check_benchmarkable(model_name: str) -> None:
+    """The benchmark trains the models whose spec has a benchmark target; say so for others."""
+    spec = models.spec(model_name)
+    if spec.bench_target is None:
         raise ValueError(
-            f"{model_name} is a segmentation model; the benchmark measures classifiers "
-            f"(e.g. {', '.join(DEFAULT_MODELS)})."
+            f"{model_name} is {tasks.TASKS[spec.task].noun} without a benchmark target in its spec; the benchmark "
+            f"measures {', '.join(DEFAULT_MODELS)}."
         )
 
 
@@ -234,29 +223,18 @@ def baseline_way(model_name, kwargs, x, y, batch_size, image_size, seed) -> Way:
     return Way("baseline", BASELINE_LABEL, model, run_epoch, clock, "float32", bool(model.jit_compile))
 
 
-def package_dataset(x, y, recipe: train.Recipe, seed: int):
-    """The training batches ``cv_textbook.train.fit`` makes for this recipe."""
-    return pipeline.make_dataset(
-        x, y, recipe.batch_size, shuffle=True, seed=seed, augment=recipe.augment, image_size=recipe.image_size
-    )
-
-
-def package_way(model_name, kwargs, recipe, x, y, epochs, setup: device.TrainingSetup, seed, key) -> Way:
-    """What ``cv_textbook.train.fit`` does: the device's setup, the tf.data pipeline, the recipe."""
+def package_way(model_name, task, kwargs, recipe, data, epochs, setup: device.TrainingSetup, seed, key) -> Way:
+    """What ``cv_textbook.train.fit`` does (``train.prepare``): the device's setup, the task's
+    batches, the recipe."""
     train.seed_everything(seed)
     with device.precision_scope(setup.precision):
         model = models.build(model_name, **kwargs)
-    dataset = package_dataset(x, y, recipe, seed)
-    steps = math.ceil(len(x) / recipe.batch_size)
-    optimizer = train.make_optimizer(
-        recipe.learning_rate, recipe.schedule, total_steps=epochs * steps, optimizer=recipe.optimizer,
-        warmup_steps=int(recipe.warmup_epochs * steps),
-    )
-    train.compile_model(model, setup, optimizer)
+    fit_kwargs = {**recipe.fit_kwargs(), "epochs": epochs}
+    prepared = train.prepare(model, data, task=task, seed=seed, setup=setup, **fit_kwargs)
     clock = EpochClock()
 
     def run_epoch(epoch):
-        model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0, callbacks=[clock])
+        model.fit(prepared.train, epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0, callbacks=[clock])
 
     jit_compile = bool(model.jit_compile)  # what compile chose: Keras refuses XLA to some models
     xla = "XLA" if jit_compile else "no XLA"
@@ -276,10 +254,10 @@ def _drain(dataset) -> int:
     return count
 
 
-def input_pipeline_examples_per_second(x, y, recipe: train.Recipe, seed: int) -> float:
-    """Examples per second of the package's training batches alone, after one pass to warm up
-    (the tf.data cache is filled in the first epoch of training too)."""
-    dataset = package_dataset(x, y, recipe, seed)
+def input_pipeline_examples_per_second(task, model, data, recipe, seed: int) -> float:
+    """Examples per second of the package's training batches alone, after one pass to warm up."""
+    dataset = task.batches(model, data, recipe.batch_size, shuffle=True, seed=seed, augment=recipe.augment,
+                           image_size=recipe.image_size)
     _drain(dataset)
     start = time.perf_counter()
     count = _drain(dataset)
@@ -342,25 +320,24 @@ def other_precision(precision: str) -> str:
     return "float32" if precision == BFLOAT16 else BFLOAT16
 
 
-def benchmark_images(recipe: train.Recipe, data, epochs=None, train_examples=None, seed=0):
-    """The budget and the images of one model's benchmark: by default the recipe's epochs on the
+def benchmark_data(task, recipe, epochs=None, train_examples=None, seed=0):
+    """The budget and the data of one model's benchmark: by default the recipe's epochs on the
     images ``run_experiment`` trains on, and the whole test set."""
-    (x_train, y_train), (x_test, y_test) = data
     budget = config.budget(epochs or recipe.epochs, train_examples)
-    x, y = pipeline.subset(x_train, y_train, budget.train_examples, seed)
-    (x, y), _ = pipeline.split_validation(x, y, VALIDATION_FRACTION, seed)
-    x_test, y_test = pipeline.subset(x_test, y_test, budget.test_examples, seed)
-    return budget, (x, y), (x_test, y_test)
+    return budget, task.load(recipe, budget, seed)
 
 
-def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: device.TrainingSetup,
+def bench_model(model_name, *, epochs=None, train_examples=None, setup: device.TrainingSetup,
                 baseline_batch_size=KERAS_DEFAULT_BATCH_SIZE, compare_precision=True, target=None, seed=0,
                 log=print) -> dict:
-    """Benchmark one registered classifier; ``data`` is Fashion-MNIST as ``load_fashion_mnist`` gives it."""
-    check_classifier(model_name)
-    recipe = train.recipe_for(model_name)
-    budget, (x, y), (x_test, y_test) = benchmark_images(recipe, data, epochs, train_examples, seed)
-    kwargs = model_kwargs(model_name, recipe)
+    """Benchmark one registered model that has a benchmark target (a classifier)."""
+    check_benchmarkable(model_name)
+    spec = models.spec(model_name)
+    recipe = train.recipe_for(spec)
+    task = tasks.for_spec(spec)
+    budget, data = benchmark_data(task, recipe, epochs, train_examples, seed)
+    (x, y), (x_test, y_test) = data.train, data.test
+    kwargs = train.builder_kwargs(spec, task.model_kwargs(data, recipe), recipe)
     length = "the recipe's length" if budget.epochs >= recipe.epochs else f"shorter than the recipe's {recipe.epochs}"
     log(f"{model_name}: {budget.epochs} epoch(s) ({length}) of {len(x):,} images each way, batch "
         f"{baseline_batch_size} (baseline) and {recipe.batch_size} (package), taking turns epoch by epoch; "
@@ -369,11 +346,11 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
     rss_before = current_rss_mb()
     ways = [
         baseline_way(model_name, kwargs, x, y, baseline_batch_size, recipe.image_size, seed),
-        package_way(model_name, kwargs, recipe, x, y, budget.epochs, setup, seed, "package"),
+        package_way(model_name, task, kwargs, recipe, (x, y), budget.epochs, setup, seed, "package"),
     ]
     if compare_precision:
         other = dataclasses.replace(setup, precision=other_precision(setup.precision))
-        ways.append(package_way(model_name, kwargs, recipe, x, y, budget.epochs, other, seed,
+        ways.append(package_way(model_name, task, kwargs, recipe, (x, y), budget.epochs, other, seed,
                                 f"package_{other.precision}"))
     with RssSampler() as sampler:
         for epoch in range(budget.epochs):
@@ -404,7 +381,8 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
         "peak_memory_mb": peak,
         "rss_mb_before": rss_before,
         "rss_mb_while_training": {way.key: sampler.peaks.get(way.key) for way in ways},
-        "input_pipeline_examples_per_second": input_pipeline_examples_per_second(x, y, recipe, seed),
+        "input_pipeline_examples_per_second": input_pipeline_examples_per_second(
+            task, by_key["package"].model, (x, y), recipe, seed),
         "ways": {way.key: way.label for way in ways},
         "per_epoch_examples_per_second": {way.key: [len(x) / s for s in way.clock.seconds] for way in ways},
         "test_accuracy_per_epoch": {way.key: way.test_accuracy for way in ways},
@@ -435,7 +413,7 @@ def bench_model(model_name, data, *, epochs=None, train_examples=None, setup: de
             bfloat16_speed_ratio=speeds[bf16] / speeds[f32],
             bfloat16_accuracy_difference_points=100 * (accuracy[bf16] - accuracy[f32]),
         )
-    goal = target if target is not None else TARGET_ACCURACY.get(model_name)
+    goal = target if target is not None else spec.bench_target
     result["time_to_accuracy"] = time_to_accuracy_report(by_key, goal, budget.epochs)
     return result
 
@@ -475,11 +453,10 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
     beside it (same name, ``.png``) when given. Returns the report."""
     names = list(dict.fromkeys(models_to_run or DEFAULT_MODELS))  # each once, in order
     for name in names:
-        check_classifier(name)
+        check_benchmarkable(name)
     started = time.perf_counter()
     device.configure_gpus()
     setup = device.training_setup(precision=precision)  # the general default; each model's recipe may differ
-    data = fashion_mnist.load_fashion_mnist()
     log(f"Benchmark on {setup.description}, Keras {keras.__version__} ({keras.backend.backend()} backend), "
         f"Fashion-MNIST from {fashion_mnist.fashion_mnist_source()}")
     report = {
@@ -499,7 +476,7 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
                 precision=precision, bfloat16_on_cpu=train.recipe_for(name).bfloat16_on_cpu
             )
             report["models"][name] = bench_model(
-                name, data, epochs=epochs, train_examples=train_examples, setup=model_setup,
+                name, epochs=epochs, train_examples=train_examples, setup=model_setup,
                 baseline_batch_size=baseline_batch_size,
                 compare_precision=compare_precision, target=target, seed=seed, log=log,
             )

@@ -59,6 +59,8 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, help="default: the model's classroom recipe")
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--learning-rate", type=_positive_float)
+    train.add_argument("--train-examples", type=_positive_int, metavar="N",
+                       help="train on N examples (90%% of them; 10%% validate) for a quicker run (default: all)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run folder (default: a new folder under runs/)")
     train.add_argument("--fresh", action="store_true", help="ignore the backup of an interrupted run in --out")
@@ -70,7 +72,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="training speed: the package against plain model.fit on NumPy arrays")
     bench.add_argument("--model", action="append", dest="models", metavar="NAME",
-                       help="a registered classifier; repeat for more (default: lenet5 and resnet20)")
+                       help="a registered model with a benchmark target; repeat for more (default: lenet5 and "
+                            "resnet20)")
     bench.add_argument("--epochs", type=_positive_int, metavar="N",
                        help="epochs of each way, the first one warm-up (default: the recipe's; fewer for a "
                             "quick speed check, e.g. 4)")
@@ -83,7 +86,7 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compare-precision", action=argparse.BooleanOptionalAction, default=True,
                        help="also train the package's way in mixed_bfloat16 (float32 if that is the default)")
     bench.add_argument("--target", type=_positive_float, metavar="ACC",
-                       help="the test accuracy to time, instead of 0.91 (lenet5) / 0.93 (resnet20)")
+                       help="the test accuracy to time, instead of the spec's (lenet5 0.91, resnet20 0.93)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", metavar="PATH", help="write the report here, and a bar chart beside it (.png)")
     return parser
@@ -94,8 +97,13 @@ def cmd_list(args) -> None:
 
     import_tensorflow_quietly()  # describe() imports the builders' modules
 
-    for name in models.available():
-        print(f"{name:12s} {models.describe(name)}")
+    chapter = None
+    for spec in models.specs():
+        if spec.chapter != chapter:
+            chapter = spec.chapter
+            print(f"{'' if chapter == models.specs()[0].chapter else chr(10)}Chapter {chapter:02d}: "
+                  f"{models.CHAPTERS[chapter]}")
+        print(f"  {spec.name:14s} {spec.task:15s} {models.describe(spec.name)}")
 
 
 def cmd_data(args) -> None:
@@ -127,7 +135,7 @@ def cmd_train(args) -> None:
 
     models.check_name(args.model)  # before the slow framework import below
     import_tensorflow_quietly()
-    from cv_textbook import train
+    from cv_textbook import tasks, train
 
     metrics = train.run_experiment(
         args.model,
@@ -137,15 +145,12 @@ def cmd_train(args) -> None:
         out=args.out,
         seed=args.seed,
         resume=not args.fresh,
+        train_examples=args.train_examples,
         labels=args.labels,
         verbose=1 if sys.stdout.isatty() else 2,  # a live bar in a terminal, one line per epoch in a log
     )
-    if metrics["task"] == "segmentation":
-        score = f"test mean IoU {metrics['test_mean_iou']:.4f}, pixel accuracy {metrics['test_pixel_accuracy']:.4f}"
-    else:
-        score = f"test accuracy {metrics['test_accuracy']:.4f}"
     print(
-        f"{args.model}: {score}, test loss {metrics['test_loss']:.4f}, "
+        f"{args.model}: {tasks.from_record(metrics).headline(metrics)}, test loss {metrics['test_loss']:.4f}, "
         f"{metrics['epochs']} epochs, {metrics['examples_per_second']:,.0f} examples/s on {metrics['device']}"
     )
     print(f"wrote model.keras, metrics.json, history.csv, history.json and history.png to {metrics['run_dir']}")
@@ -153,8 +158,7 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     import_tensorflow_quietly()
-    from cv_textbook import models, train
-    from cv_textbook.data import load_fashion_mnist
+    from cv_textbook import models, tasks
 
     run_dir = Path(args.run_dir)
     model_path = run_dir / "model.keras"
@@ -164,26 +168,13 @@ def cmd_evaluate(args) -> None:
     metrics_path = run_dir / "metrics.json"
     claimed = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
 
-    if claimed.get("task") == "segmentation":
-        from cv_textbook.data import segmentation
-
-        # The same test canvases as the run: the generator is deterministic for its settings.
-        x_test, y_test = segmentation.make_fashion_canvases(
-            "test", claimed["test_examples"], size=claimed["canvas_size"], mode=claimed["canvas_mode"],
-            seed=claimed["seed"],
-        )
-        result = train.evaluate_segmentation(model, x_test, y_test)
-        print(f"{model.name}: test mean IoU {result['test_mean_iou']:.4f}, pixel accuracy "
-              f"{result['test_pixel_accuracy']:.4f} on {len(x_test):,} test canvases")
-        print(f"metrics.json claims mean IoU {claimed['test_mean_iou']:.4f}")
-        return
-
-    _, (x_test, y_test) = load_fashion_mnist()
-    result = train.evaluate(model, x_test, y_test)
-    print(f"{model.name}: test accuracy {result['test_accuracy']:.4f}, test loss {result['test_loss']:.4f} "
-          f"on all {len(x_test):,} Fashion-MNIST test images")
+    task = tasks.from_record(claimed)
+    test = task.load_test(claimed)
+    result = task.evaluate(model, test)
+    print(f"{model.name}: {task.headline(result)}, test loss {result['test_loss']:.4f} on "
+          f"{task.describe_test(len(test[0]))}")
     if claimed:
-        print(f"metrics.json claims {claimed['test_accuracy']:.4f} on {claimed['test_examples']:,} test images")
+        print(f"metrics.json claims {task.headline(claimed)} on {claimed['test_examples']:,} test examples")
 
 
 def cmd_bench(args) -> None:
@@ -225,7 +216,7 @@ COMMANDS = {
 
 
 def main(argv=None) -> int:
-    from cv_textbook.data.fashion_mnist import DatasetError
+    from cv_textbook.data import DatasetError
 
     try:
         args = make_parser().parse_args(argv)

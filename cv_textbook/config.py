@@ -19,6 +19,9 @@ FULL_ENV = "CV_TEXTBOOK_FULL"
 SMOKE_TRAIN_EXAMPLES = 512
 SMOKE_TEST_EXAMPLES = 256
 
+# The share of the training examples every run holds out for validation (train, bench, notebooks).
+VALIDATION_FRACTION = 0.1
+
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -92,13 +92,14 @@ def scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def even_split(images, labels, replicas: int):
-    """The first ``len(images)`` rounded down to a multiple of ``replicas`` (at most
-    ``replicas - 1`` dropped).
+def even_split(split, replicas: int):
+    """The first examples of an ``(inputs, targets)`` split (targets an array or a dict of arrays),
+    as many as the largest multiple of ``replicas`` (at most ``replicas - 1`` dropped).
 
     Keras 3 (3.15) cannot start ``fit`` or ``evaluate`` under a strategy when the first batch
     splits unevenly between the replicas, which happens when a whole set is smaller than one
     global batch (a small validation set in smoke mode, say). Later, partial batches are fine.
     """
-    keep = len(images) - len(images) % replicas
-    return images[:keep], labels[:keep]
+    count = len(split[0])
+    keep = count - count % replicas
+    return keras.tree.map_structure(lambda array: array[:keep], split)

@@ -1,14 +1,15 @@
-"""One way to train for every chapter: seeded, device-aware, resumable, logged.
+"""One way to train for every chapter and every task: seeded, device-aware, resumable, logged.
 
 Two levels:
 
 * ``fit(model, train, validation, ...)`` compiles and trains a model you built (a notebook's
-  step-by-step network), with a backup that lets an interrupted run resume, a CSV/JSON history
-  and the training speed in examples per second.
-* ``run_experiment(name, ...)`` is what ``python -m cv_textbook train`` does: load real
-  Fashion-MNIST, build a registered model with the device's precision, fit, evaluate on the
-  test set, and write ``model.keras``, ``metrics.json``, ``history.csv``/``.json`` and
-  ``history.png`` into one run folder.
+  step-by-step network), with a backup that lets an interrupted run resume exactly where it
+  stopped, a CSV/JSON history and the training speed in examples per second. ``task`` says what
+  the model learns (classification by default; see ``cv_textbook.tasks``).
+* ``run_experiment(name, ...)`` is what ``python -m cv_textbook train`` does: ask the model's
+  spec for its task and recipe, load the task's real data, build the model with the device's
+  precision, fit, evaluate on the test set, and write ``model.keras``, ``metrics.json``,
+  ``history.csv``/``.json`` and ``history.png`` into one run folder.
 """
 
 from __future__ import annotations
@@ -24,93 +25,22 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cv_textbook import config, device, distribute
-from cv_textbook.data import fashion_mnist, pipeline
+from cv_textbook import config, device, distribute, models, tasks, viz
+from cv_textbook.data import pipeline
+from cv_textbook.data.fashion_mnist import fashion_mnist_source
+from cv_textbook.models import ModelSpec, Recipe
+from cv_textbook.schedules import WarmupStepDecay
 
 BACKUP_SUBDIR = "backup"
 
 
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """The classroom settings a registered model trains with by default."""
-
-    epochs: int
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    schedule: str = "cosine"
-    optimizer: str = "adam"
-    warmup_epochs: float = 0
-    augment: tuple[str, ...] = ()
-    image_size: tuple[int, int] | None = None  # resize Fashion-MNIST for networks made for more
-    model_kwargs: dict = dataclasses.field(default_factory=dict)
-    task: str = "classification"  # or "segmentation": canvases composed from Fashion-MNIST
-    train_examples: int | None = None  # None: all of Fashion-MNIST (classification)
-    canvas_size: int = 128
-    canvas_mode: str = "trimap"
-    # mixed_bfloat16 on CPUs that compute it natively, where `python -m cv_textbook bench`
-    # measured it faster and as accurate for this model (device.training_setup decides per CPU).
-    bfloat16_on_cpu: bool = False
-
-
-# Classroom recipes: chosen by measurement so each trains in minutes on a laptop CPU.
-# LeNet-5, 15 epochs, test accuracy: constant 1e-3 at batch 128 0.896; cosine decay at
-# batch 128 0.901, at batch 64 0.906. ResNet-20 (28×28×1), 10 epochs of SGD 0.1 with cosine
-# decay, flips and weight decay 1e-4: 0.933 (0.929 in chapter 06) in float32, 0.930 in mixed
-# bfloat16, which `bench` measured 1.44x faster on a CPU with native bfloat16 (1.04-1.08x before
-# batch normalization used TensorFlow's fused kernel), within 0.3 points of float32's accuracy
-# (LeNet-5: 0.99-1.16x, not consistently faster, so it stays float32).
-RECIPES = {
-    "lenet5": Recipe(epochs=15, batch_size=64, learning_rate=1e-3, schedule="cosine"),
-    "resnet20": Recipe(
-        epochs=10,
-        batch_size=128,
-        learning_rate=0.1,
-        optimizer="sgd",
-        schedule="cosine",
-        augment=("flip",),
-        model_kwargs={"weight_decay": 1e-4},
-        bfloat16_on_cpu=True,
-    ),
-}
-SEGMENTATION_RECIPE = Recipe(
-    epochs=10, batch_size=16, learning_rate=1e-3, schedule="cosine", task="segmentation", train_examples=2000
-)
-RECIPES.update({name: SEGMENTATION_RECIPE for name in ("unet_xception", "unet_classic")})
-DEFAULT_RECIPE = Recipe(epochs=10)
-
-# Full recipes (CV_TEXTBOOK_FULL=1): the paper's own, meant for a GPU. He et al. (2015), §4.2:
-# SGD with momentum 0.9, batch 128, learning rate 0.1 divided by 10 at 32k and 48k of 64k
-# iterations (50 % and 75 %), weight decay 1e-4, flips and 4-pixel shifts; ResNet-110 warms up
-# at 0.01 for about the first epoch (400 iterations).
-_PAPER_CIFAR = dict(
-    epochs=160,
-    batch_size=128,
-    learning_rate=0.1,
-    optimizer="sgd",
-    schedule="step",
-    augment=("flip", "shift"),
-    model_kwargs={"weight_decay": 1e-4},
-    bfloat16_on_cpu=True,
-)
-# The Xception U-Net has no paper recipe: the full one is the classroom recipe on four times the
-# canvases for 12 epochs, in mixed bfloat16 where the CPU computes it natively (measured on the
-# 2-core AMD EPYC at batch 16: 39.9 canvases/s in float32, 55.7 in mixed bfloat16).
-FULL_SEGMENTATION_RECIPE = dataclasses.replace(
-    SEGMENTATION_RECIPE, epochs=12, train_examples=8000, bfloat16_on_cpu=True
-)
-FULL_RECIPES = {
-    **{name: Recipe(**_PAPER_CIFAR) for name in ("resnet20", "resnet32", "resnet44", "resnet56")},
-    "resnet110": Recipe(**_PAPER_CIFAR, warmup_epochs=1),
-    "unet_xception": FULL_SEGMENTATION_RECIPE,
-}
-
-
-def recipe_for(model_name: str) -> Recipe:
+def recipe_for(model: str | ModelSpec) -> Recipe:
     """The settings a model trains with: its full recipe under CV_TEXTBOOK_FULL=1, if it has one,
     else its classroom recipe."""
-    if config.is_full() and model_name in FULL_RECIPES:
-        return FULL_RECIPES[model_name]
-    return RECIPES.get(model_name, DEFAULT_RECIPE)
+    spec = model if isinstance(model, ModelSpec) else models.spec(model)
+    if config.is_full() and spec.full_recipe is not None:
+        return spec.full_recipe
+    return spec.recipe
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -156,7 +86,9 @@ def new_run_dir(model_name: str) -> Path:
 def read_history_csv(path: Path) -> dict[str, list[float]]:
     """The per-epoch history that ``fit`` logged, including epochs before a resume."""
     with open(path, newline="") as stream:
-        rows = list(csv.DictReader(stream))
+        # An epoch logged twice (a run killed after logging it, before backing it up, repeats it
+        # when it resumes) counts once: its last row.
+        rows = list({row["epoch"]: row for row in csv.DictReader(stream)}.values())
     keys = [k for k in rows[0] if k != "epoch"] if rows else []
     # CSVLogger writes "NA" for a column an epoch did not log (e.g. val_* without validation data).
     columns = {key: [float("nan") if row[key] == "NA" else float(row[key]) for row in rows] for key in keys}
@@ -174,32 +106,6 @@ class FitResult:
 
 SCHEDULES = ("constant", "cosine", "step")
 OPTIMIZERS = ("adam", "sgd")
-
-
-@keras.saving.register_keras_serializable(package="cv_textbook")
-class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """The ResNet paper's schedule: an optional low warm-up rate, then the base rate divided
-    by 10 at 50 % and again at 75 % of training."""
-
-    def __init__(self, learning_rate, total_steps, warmup_steps=0, warmup_rate=None):
-        self.learning_rate = float(learning_rate)
-        self.total_steps = int(total_steps)
-        self.warmup_steps = int(warmup_steps)
-        self.warmup_rate = float(warmup_rate) if warmup_rate is not None else self.learning_rate / 10
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        rate = keras.ops.where(step < 0.5 * self.total_steps, self.learning_rate, self.learning_rate / 10)
-        rate = keras.ops.where(step < 0.75 * self.total_steps, rate, self.learning_rate / 100)
-        return keras.ops.where(step < self.warmup_steps, self.warmup_rate, rate)
-
-    def get_config(self):
-        return {
-            "learning_rate": self.learning_rate,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "warmup_rate": self.warmup_rate,
-        }
 
 
 def make_optimizer(
@@ -236,38 +142,44 @@ def make_optimizer(
     return keras.optimizers.Adam(rate)
 
 
-def compile_model(model, setup: device.TrainingSetup, optimizer=None, metrics=("accuracy",)):
-    """Sparse cross-entropy (per image or per pixel) and ``metrics``; Adam unless you bring an
-    optimizer; XLA as the setup says, except inside a ``tf.distribute`` strategy's scope.
+def compile_model(model, setup: device.TrainingSetup, optimizer=None, metrics=None, *, task=None,
+                  loss_weights=None):
+    """Compile for ``task`` (classification by default: sparse cross-entropy per image, or per
+    output with ``loss_weights``) with ``metrics``; Adam unless you bring an optimizer; XLA as the
+    setup says, except inside a ``tf.distribute`` strategy's scope.
 
     Keras cannot run an XLA-compiled training step under a strategy (with two replicas the first
     step fails: one replica's step cannot read the other's variables), so there it stays off, as
     Keras's own ``jit_compile="auto"`` decides. ``model.jit_compile`` says what was chosen.
     """
-    model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(),
-        loss="sparse_categorical_crossentropy",
-        metrics=list(metrics),
-        jit_compile=setup.jit_compile and not distribute.in_strategy_scope(),
-    )
+    task = task or tasks.ClassificationTask()
+    task.compile(model, optimizer or keras.optimizers.Adam(), loss_weights=loss_weights, metrics=metrics,
+                 jit_compile=setup.jit_compile and not distribute.in_strategy_scope())
 
 
-def _as_dataset(data, batch_size, shuffle, seed, augment=(), image_size=None):
-    """Accept (x, y) arrays or an already-built dataset."""
+@dataclasses.dataclass
+class Prepared:
+    """What ``prepare`` made for a run: its batches, how many examples an epoch holds, its steps."""
+
+    train: object
+    validation: object | None
+    examples: int
+    steps_per_epoch: int
+
+
+def _batches(task, model, data, batch_size, **kwargs):
+    """A task's batches from ``(inputs, targets)`` arrays; a dataset brought by the caller as it is."""
     if isinstance(data, tuple) and len(data) == 2:
-        x, y = data
-        dataset = pipeline.make_dataset(
-            x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment, image_size=image_size
-        )
-        return dataset, len(x)
+        return task.batches(model, data, batch_size, **kwargs), tasks.examples(data)
     return data, None
 
 
-def fit(
+def prepare(
     model,
     train,
     validation=None,
     *,
+    task=None,
     epochs: int,
     batch_size: int = 128,
     learning_rate: float = 1e-3,
@@ -276,20 +188,67 @@ def fit(
     warmup_epochs: float = 0,
     augment: tuple[str, ...] = (),
     image_size: tuple[int, int] | None = None,
+    loss_weights=None,
+    seed: int = 0,
+    setup: device.TrainingSetup | None = None,
+    metrics=None,
+    start_epoch: int = 0,
+) -> Prepared:
+    """The batches of a run and, unless ``model`` is compiled already, its compilation: what
+    ``fit`` trains with, and what ``bench`` times as "the package". ``start_epoch`` gives the
+    batches of a run resumed after that many epochs."""
+    task = task or tasks.ClassificationTask()
+    setup = setup or device.training_setup()
+    train_batches, examples = _batches(task, model, train, batch_size, shuffle=True, seed=seed, augment=augment,
+                                       image_size=image_size, start_epoch=start_epoch)
+    validation_batches = None
+    if validation is not None:
+        validation_batches = _batches(task, model, validation, batch_size, image_size=image_size)[0]
+    if examples is None:  # a dataset brought by the caller: count it once
+        batch_sizes = [int(np.shape(keras.tree.flatten(targets)[0])[0]) for _, targets in train_batches]
+        examples, steps = sum(batch_sizes), len(batch_sizes)
+    else:
+        steps = -(-examples // batch_size)
+    if not model.compiled:
+        if isinstance(optimizer, str):
+            optimizer = make_optimizer(learning_rate, schedule, total_steps=epochs * steps, optimizer=optimizer,
+                                       warmup_steps=int(warmup_epochs * steps))
+        compile_model(model, setup, optimizer, metrics, task=task, loss_weights=loss_weights)
+    return Prepared(train_batches, validation_batches, examples, steps)
+
+
+def fit(
+    model,
+    train,
+    validation=None,
+    *,
+    task=None,
+    epochs: int,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    schedule: str = "constant",
+    optimizer="adam",
+    warmup_epochs: float = 0,
+    augment: tuple[str, ...] = (),
+    image_size: tuple[int, int] | None = None,
+    loss_weights=None,
     seed: int = 0,
     run_dir: str | Path | None = None,
     resume: bool = True,
     setup: device.TrainingSetup | None = None,
-    metrics=("accuracy",),
+    metrics=None,
     verbose="auto",
     callbacks=(),
 ) -> FitResult:
     """Compile (if needed) and train ``model``; return its whole history and speed.
 
-    ``train`` and ``validation`` are ``(images, labels)`` arrays (uint8 or float) or datasets.
-    The run writes into ``run_dir`` (a new folder under ``runs/`` if omitted). If ``run_dir``
-    holds the backup of an interrupted run, training resumes from it and says so; pass
-    ``resume=False`` to discard that backup and start again from epoch 1.
+    ``train`` and ``validation`` are ``(inputs, targets)`` arrays (uint8 or float images) or
+    datasets; ``task`` says what they mean (default: classification, labels per image). The run
+    writes into ``run_dir`` (a new folder under ``runs/`` if omitted). If ``run_dir`` holds the
+    backup of an interrupted run, training resumes from it and says so, with the weights, the
+    optimizer's state and the order of the batches the uninterrupted run would have had; pass
+    ``resume=False`` to discard that backup and start again from epoch 1. ``loss_weights`` gives
+    one weight per output of a model with auxiliary heads, the main head first.
     """
     setup = setup or device.training_setup()
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(model.name)
@@ -306,35 +265,22 @@ def fit(
     else:
         print(f"Resuming the interrupted run in {run_dir} after epoch {resumed_from} of {epochs}.")
 
-    train_ds, n_train = _as_dataset(train, batch_size, True, seed, augment, image_size)
-    val_ds = _as_dataset(validation, batch_size, False, seed, (), image_size)[0] if validation is not None else None
-    if n_train is None:  # a dataset brought by the caller: count it once
-        batch_sizes = [int(np.shape(labels)[0]) for _, labels in train_ds]
-        n_train, steps_per_epoch = sum(batch_sizes), len(batch_sizes)
-    else:
-        steps_per_epoch = -(-n_train // batch_size)
-
-    if not model.compiled:
-        if isinstance(optimizer, str):
-            optimizer = make_optimizer(
-                learning_rate,
-                schedule,
-                total_steps=epochs * steps_per_epoch,
-                optimizer=optimizer,
-                warmup_steps=int(warmup_epochs * steps_per_epoch),
-            )
-        compile_model(model, setup, optimizer, metrics)
-
+    prepared = prepare(
+        model, train, validation, task=task, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        schedule=schedule, optimizer=optimizer, warmup_epochs=warmup_epochs, augment=augment, image_size=image_size,
+        loss_weights=loss_weights, seed=seed, setup=setup, metrics=metrics, start_epoch=resumed_from or 0,
+    )
     all_callbacks = [
-        Throughput(n_train),
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        Throughput(prepared.examples),
+        # The log first: a run killed between the two writes repeats the epoch, and the reader
+        # keeps its last row. Two backups: one cut short while writing falls back to the other.
         keras.callbacks.CSVLogger(str(history_csv), append=True),
+        keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
         *callbacks,
     ]
-    # The dataset is already shuffled with a seed; fit must not try again.
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=all_callbacks, verbose=verbose, shuffle=False
-    )
+    # The batches are already shuffled with a seed; fit must not try again.
+    model.fit(prepared.train, validation_data=prepared.validation, epochs=epochs, callbacks=all_callbacks,
+              verbose=verbose, shuffle=False)
 
     history = read_history_csv(history_csv) if history_csv.is_file() else {}
     (run_dir / "history.json").write_text(json.dumps(history, indent=2))
@@ -351,15 +297,14 @@ def fit(
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-    """Test loss and accuracy of ``model`` on raw (uint8) images and their labels.
+    """Test loss and accuracy of a classifier (its main head) on raw (uint8) images and their
+    labels. Images are resized to the model's input size when it differs (as in training)."""
+    return tasks.ClassificationTask().evaluate(model, (images, labels), batch_size=batch_size)
 
-    Images are resized to the model's input size when it differs (as in training).
-    """
-    side = tuple(model.input_shape[1:3])
-    image_size = side if side != tuple(np.shape(images)[1:3]) else None
-    dataset = pipeline.make_dataset(images, labels, batch_size, image_size=image_size)
-    loss, accuracy = model.evaluate(dataset, verbose=0)[:2]
-    return {"test_loss": float(loss), "test_accuracy": float(accuracy)}
+
+def evaluate_segmentation(model, images: np.ndarray, masks: np.ndarray, batch_size: int = 32) -> dict:
+    """Test loss, pixel accuracy, mean IoU and per-class IoU of a segmentation model."""
+    return tasks.SegmentationTask().evaluate(model, (images, masks), batch_size=batch_size)
 
 
 def predict_classes(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -368,70 +313,16 @@ def predict_classes(model, images: np.ndarray, batch_size: int = 256) -> np.ndar
     return np.argmax(probabilities, axis=-1)
 
 
-def _experiment_data(recipe: Recipe, budget: config.Budget, seed: int) -> dict:
-    """Training, validation and test arrays for a recipe's task, within the budget."""
-    if recipe.task == "segmentation":
-        from cv_textbook.data import segmentation
-
-        # A 128×128 canvas has about 20× the pixels of a 28×28 image: an eighth as many canvases
-        # as the budget's images keeps a budget's cost about the same.
-        n_train = min(recipe.train_examples, budget.train_examples // 8) if budget.train_examples else recipe.train_examples
-        n_test = budget.test_examples // 8 if budget.test_examples else max(1, n_train // 4)
-        canvases = {
-            split: segmentation.make_fashion_canvases(
-                split, n, size=recipe.canvas_size, mode=recipe.canvas_mode, seed=seed
-            )
-            for split, n in (("train", n_train), ("validation", max(1, n_train // 10)), ("test", n_test))
-        }
-        classes = (
-            segmentation.CANVAS_CLASSES_TRIMAP if recipe.canvas_mode == "trimap" else segmentation.CANVAS_CLASSES_SEMANTIC
-        )
-        return dict(
-            train=canvases["train"], validation=canvases["validation"], test=canvases["test"], classes=classes,
-            dataset=f"fashion_mnist_canvases_{recipe.canvas_mode}_{recipe.canvas_size}px",
-        )
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_fashion_mnist()
-    x_train, y_train = pipeline.subset(x_train, y_train, budget.train_examples or recipe.train_examples, seed)
-    train_split, validation_split = pipeline.split_validation(x_train, y_train, 0.1, seed)
-    return dict(
-        train=train_split, validation=validation_split,
-        test=pipeline.subset(x_test, y_test, budget.test_examples, seed),
-        classes=fashion_mnist.FASHION_MNIST_CLASSES, dataset="fashion_mnist",
-    )
-
-
-def evaluate_segmentation(model, images: np.ndarray, masks: np.ndarray, batch_size: int = 32) -> dict:
-    """Test loss, pixel accuracy, mean IoU and per-class IoU of a segmentation model.
-
-    One pass of predictions, a chunk of canvases at a time (all the probabilities of a test set
-    at once can take gigabytes), so the model need not be compiled.
-    """
-    from cv_textbook import metrics
-
-    num_classes = int(model.output_shape[-1])
-    masks = np.asarray(masks)
-    predicted = np.empty(masks.shape, dtype=np.int32)
-    cross_entropy = 0.0
-    chunk = 8 * batch_size
-    for start in range(0, len(images), chunk):
-        probabilities = model.predict(
-            pipeline.prepare_images(images[start : start + chunk]), batch_size=batch_size, verbose=0
-        ).astype(np.float64)
-        truth = masks[start : start + chunk].astype(np.int64)
-        of_truth = np.take_along_axis(probabilities, truth[..., None], axis=-1)
-        # Clipped as Keras's sparse cross-entropy clips, so the loss matches the training log's.
-        cross_entropy -= np.log(np.clip(of_truth, keras.config.epsilon(), 1.0)).sum()
-        predicted[start : start + chunk] = np.argmax(probabilities, axis=-1)
-    return {
-        "test_loss": float(cross_entropy / masks.size),
-        "test_pixel_accuracy": float(np.mean(predicted == masks)),
-        "test_mean_iou": metrics.mean_iou(masks, predicted, num_classes),
-        "test_iou_per_class": [float(v) for v in metrics.iou_per_class(masks, predicted, num_classes)],
-    }
+def builder_kwargs(spec: ModelSpec, data_kwargs: dict, recipe: Recipe, overrides: dict | None = None) -> dict:
+    """The builder arguments of a run: what the data decides (input shape, classes) where the
+    builder takes them, then the recipe's, then the caller's."""
+    accepted = inspect.signature(spec.build_function()).parameters
+    kwargs = {key: value for key, value in data_kwargs.items() if key in accepted}
+    return {**kwargs, **recipe.model_kwargs, **(overrides or {})}
 
 
 def run_experiment(
-    model_name: str,
+    model: str | ModelSpec,
     *,
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -439,87 +330,60 @@ def run_experiment(
     out: str | Path | None = None,
     seed: int = 0,
     resume: bool = True,
+    train_examples: int | None = None,
     model_kwargs: dict | None = None,
     labels: str | None = None,
+    task_options: dict | None = None,
     verbose="auto",
+    callbacks=(),
 ) -> dict:
-    """Train a registered model on real Fashion-MNIST data and save everything about the run.
+    """Train a model (a registered name, or a ``ModelSpec``) on its task's real data and save
+    everything about the run.
 
-    Classifiers train on Fashion-MNIST itself; segmentation models on canvases composed from
-    its images (``cv_textbook.data.segmentation``), labelled ``"trimap"`` (the default) or
-    ``"semantic"`` as ``labels`` says. Returns the metrics that are also written to
-    ``out/metrics.json``.
+    Classifiers train on Fashion-MNIST itself; segmentation models on canvases composed from its
+    images, labelled ``"trimap"`` (the default) or ``"semantic"`` as ``labels`` says.
+    ``train_examples`` caps the training examples for a quicker run. Returns the metrics that
+    are also written to ``out/metrics.json``.
     """
-    from cv_textbook import metrics as segmentation_metrics
-    from cv_textbook import models, viz
-    from cv_textbook.data import segmentation
-
-    models.check_name(model_name)
-    recipe = recipe_for(model_name)
-    if labels is not None:
-        if recipe.task != "segmentation":
-            raise ValueError(
-                f"labels={labels!r} is for segmentation models; {model_name} is a classifier and trains "
-                "on Fashion-MNIST's 10 classes. Leave labels out."
-            )
-        if labels not in segmentation.MODES:
-            raise ValueError(f"labels must be one of {segmentation.MODES}, got {labels!r}.")
-        recipe = dataclasses.replace(recipe, canvas_mode=labels)
-    full = FULL_RECIPES.get(model_name)
-    budget = config.budget(epochs or recipe.epochs, full_epochs=(epochs or full.epochs) if full else None)
+    spec = model if isinstance(model, ModelSpec) else models.spec(model)
+    options = dict(task_options or {}, **({"labels": labels} if labels is not None else {}))
+    task = tasks.for_spec(spec, **options)
+    recipe = recipe_for(spec)
+    full = spec.full_recipe
+    budget = config.budget(epochs or recipe.epochs, train_examples,
+                           full_epochs=(epochs or full.epochs) if full else None)
     batch_size = batch_size or recipe.batch_size
     learning_rate = learning_rate or recipe.learning_rate
-    source = fashion_mnist.fashion_mnist_source()
-    print(f"{model_name}: {budget.describe()}; Fashion-MNIST from {source}")
-    data = _experiment_data(recipe, budget, seed)
-    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = data["train"], data["validation"], data["test"]
+    source = fashion_mnist_source()
+    print(f"{spec.name}: {budget.describe()}; Fashion-MNIST from {source}")
+    data = task.load(recipe, budget, seed)
 
     setup = device.training_setup(bfloat16_on_cpu=recipe.bfloat16_on_cpu)
     device.configure_gpus()
     strategy = distribute.choose_strategy()  # None on one device
     replicas = distribute.replicas(strategy)
-    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = (
-        distribute.even_split(x, y, replicas) for x, y in ((x_fit, y_fit), (x_val, y_val), (x_test, y_test))
-    )
+    data = dataclasses.replace(data, **{split: distribute.even_split(getattr(data, split), replicas)
+                                        for split in ("train", "validation", "test")})
     seed_everything(seed)
-    side = recipe.image_size or x_fit.shape[1:3]
-    # The data's shape and classes, unless the recipe or the caller says otherwise.
-    kwargs = {"input_shape": (*side, 1), "num_classes": len(data["classes"])}
-    accepted = inspect.signature(models.builder(model_name)).parameters
-    kwargs = {key: value for key, value in kwargs.items() if key in accepted}
-    kwargs.update(recipe.model_kwargs, **(model_kwargs or {}))
+    kwargs = builder_kwargs(spec, task.model_kwargs(data, recipe), recipe, model_kwargs)
     with distribute.scope(strategy), device.precision_scope(setup.precision):
-        model = models.build(model_name, **kwargs)
+        network = models.build_spec(spec, **kwargs)
 
-    segmenting = recipe.task == "segmentation"
-    run_dir = Path(out) if out is not None else new_run_dir(model_name)
+    run_dir = Path(out) if out is not None else new_run_dir(spec.name)
     # Inside the strategy's scope fit creates the optimizer and the metrics and compiles: their
     # variables then live on every replica.
     with distribute.scope(strategy):
         result = fit(
-            model,
-            (x_fit, y_fit),
-            (x_val, y_val),
-            epochs=budget.epochs,
-            batch_size=batch_size * replicas,  # the global batch: batch_size per replica
-            learning_rate=learning_rate,
-            schedule=recipe.schedule,
-            optimizer=recipe.optimizer,
-            warmup_epochs=recipe.warmup_epochs,
-            augment=recipe.augment,
-            image_size=recipe.image_size,
-            seed=seed,
-            run_dir=run_dir,
-            resume=resume,
-            setup=setup,
-            metrics=["accuracy", segmentation_metrics.SparseMeanIoU(len(data["classes"]))] if segmenting else ["accuracy"],
-            verbose=verbose,
+            network, data.train, data.validation, task=task,
+            **{**recipe.fit_kwargs(), "epochs": budget.epochs, "learning_rate": learning_rate,
+               "batch_size": batch_size * replicas},  # the global batch: batch_size per replica
+            seed=seed, run_dir=run_dir, resume=resume, setup=setup, verbose=verbose, callbacks=callbacks,
         )
-    test = evaluate_segmentation(model, x_test, y_test) if segmenting else evaluate(model, x_test, y_test)
-    model.save(run_dir / "model.keras")
+    test = task.evaluate(network, data.test)
+    task.inference_model(network).save(run_dir / "model.keras")
     metrics = {
-        "model": model_name,
-        "task": recipe.task,
+        "model": spec.name,
+        **task.record(),
         **test,
         "epochs": len(result.history.get("loss", [])),
         "batch_size": batch_size,
@@ -528,25 +392,23 @@ def run_experiment(
         "learning_rate": learning_rate,
         "schedule": recipe.schedule,
         "optimizer": recipe.optimizer,
+        "loss_weights": list(recipe.loss_weights) if recipe.loss_weights else None,
         "budget": budget.mode,
         "examples_per_second": result.examples_per_second,
         "device": setup.description,
         "precision": setup.precision,
-        "jit_compile": bool(model.jit_compile),  # what ran: off under a strategy or where a layer forbids it
-        "dataset": data["dataset"],
+        "jit_compile": bool(network.jit_compile),  # what ran: off under a strategy or where a layer forbids it
+        "dataset": data.dataset,
         "dataset_source": source,
-        "classes": list(data["classes"]),
-        **({"canvas_size": recipe.canvas_size, "canvas_mode": recipe.canvas_mode} if segmenting else {}),
-        "train_examples": len(x_fit),
-        "validation_examples": len(x_val),
-        "test_examples": len(x_test),
-        "input": f"float32 pixels scaled to [0, 1], shape {tuple(model.input_shape[1:])}",
+        "classes": list(data.classes),
+        **data.sizes(),
+        "input": f"float32 pixels scaled to [0, 1], shape {tuple(network.input_shape[1:])}",
         "smoke": budget.smoke,
         "seed": seed,
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    curves = ("loss", "accuracy", "mean_iou") if segmenting else ("loss", "accuracy")
-    figure = viz.plot_learning_curves(result.history, metrics=curves, title=f"{model_name} on {data['dataset']}")
+    figure = viz.plot_learning_curves(result.history, metrics=task.curves(network),
+                                      title=f"{spec.name} on {data.dataset}")
     figure.savefig(run_dir / "history.png", dpi=100, bbox_inches="tight")
     metrics["run_dir"] = str(run_dir)
     return metrics

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from model_sizes import every_model, small_version
+from cv_textbook import models
 
 CHECK_ON_BACKEND = r"""
 import json, sys
@@ -45,7 +45,7 @@ print("REPORT" + json.dumps(report))
 def run_on_backend(backend, names, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": backend}
     root = Path(__file__).resolve().parent.parent
-    specs = json.dumps({name: small_version(name) for name in names})
+    specs = json.dumps({name: models.spec(name).test_kwargs for name in names})
     result = subprocess.run(
         [sys.executable, "-c", CHECK_ON_BACKEND, backend, specs, str(tmp_path)],
         capture_output=True, text=True, env=env, cwd=root, timeout=1500,
@@ -57,7 +57,7 @@ def run_on_backend(backend, names, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (`make test` installs it)")
 def test_every_model_trains_saves_and_loads_on_jax(tmp_path):
-    names = every_model()
+    names = [spec.name for spec in models.specs() if spec.quick_tests]
     report = run_on_backend("jax", names, tmp_path)
     assert sorted(report) == sorted(names)
     for name, outcome in report.items():

@@ -86,7 +86,7 @@ def test_train_unet_xception_reports_mean_iou_and_evaluates_again(tmp_path):
 
     evaluated = run_cli("evaluate", str(out))
     assert evaluated.returncode == 0, evaluated.stderr
-    assert f"metrics.json claims mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
+    assert f"metrics.json claims test mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
     assert f"test mean IoU {metrics['test_mean_iou']:.4f}" in evaluated.stdout
 
 
@@ -95,5 +95,5 @@ def test_train_unet_xception_on_semantic_labels(tmp_path):
     trained = run_cli("train", "unet_xception", "--labels", "semantic", "--out", str(out))
     assert trained.returncode == 0, trained.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["canvas_mode"] == "semantic" and metrics["dataset"].startswith("fashion_mnist_canvases_semantic")
+    assert metrics["labels"] == "semantic" and metrics["dataset"].startswith("fashion_mnist_canvases_semantic")
     assert metrics["classes"][0] == "background" and len(metrics["test_iou_per_class"]) == 11

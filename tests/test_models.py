@@ -7,8 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from cv_textbook import models, train
-from model_sizes import every_model, small_version
+from cv_textbook import models, schedules
 
 
 def test_registry_lists_and_builds_lenet5():
@@ -70,9 +69,12 @@ def test_unknown_model_suggests_the_closest_name():
         models.build("lenet")
 
 
-@pytest.mark.parametrize("name", every_model())
+QUICK_MODELS = [spec.name for spec in models.specs() if spec.quick_tests]
+
+
+@pytest.mark.parametrize("name", QUICK_MODELS)
 def test_every_model_saves_and_loads_safely_with_the_same_outputs(name, tmp_path):
-    model = models.build(name, **small_version(name))
+    model = models.build(name, **models.spec(name).test_kwargs)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     loaded = models.load_model(path)  # keras.models.load_model, default safe_mode: no Lambda layers
@@ -84,7 +86,7 @@ def test_load_model_in_a_fresh_process_restores_the_packages_schedule(tmp_path):
     # A model saved by `train` keeps its optimizer; with the ResNet paper's step schedule that
     # is the package's WarmupStepDecay, which Keras can only rebuild once it is registered.
     model = models.build("lenet5")
-    schedule = train.WarmupStepDecay(0.1, total_steps=100, warmup_steps=10)
+    schedule = schedules.WarmupStepDecay(0.1, total_steps=100, warmup_steps=10)
     model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="sparse_categorical_crossentropy")
     path = tmp_path / "lenet5.keras"
     model.save(path)
@@ -97,3 +99,42 @@ def test_load_model_in_a_fresh_process_restores_the_packages_schedule(tmp_path):
     result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-2:] == ["WarmupStepDecay", "100"]
+
+
+def test_importing_the_models_loads_neither_training_nor_a_framework():
+    # models/ is a leaf: nothing above it (train, tasks, bench) and no framework at import.
+    script = ("import sys, cv_textbook.models; "
+              "print(sorted(m for m in ('cv_textbook.train', 'cv_textbook.tasks', 'keras', 'tensorflow') "
+              "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_spec_names_a_builder_a_chapter_and_a_task():
+    from cv_textbook import tasks
+
+    for spec in models.specs():
+        assert callable(spec.build_function()), spec.name
+        assert spec.chapter in models.CHAPTERS, spec.name
+        assert spec.task in tasks.TASKS, spec.name
+        assert models.describe(spec.name), f"{spec.name}: its builder has no docstring"
+        tasks.for_spec(spec)  # its task options are the task's
+
+
+def test_a_spec_entry_is_all_a_new_model_needs(tmp_path, monkeypatch):
+    # Adding a model is a builder plus one spec entry: train, the CLI and the tests read the entry.
+    from cv_textbook import cli
+
+    def tiny(input_shape=(28, 28, 1), num_classes=10):
+        """A tiny classifier registered by a test."""
+        inputs = keras.Input(input_shape)
+        x = keras.layers.GlobalAveragePooling2D()(inputs)
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name="tiny")
+
+    entry = models.ModelSpec("tiny", tiny, chapter=1, recipe=models.Recipe(epochs=1))
+    monkeypatch.setitem(models.registry.SPECS, "tiny", entry)
+    monkeypatch.setenv("CV_TEXTBOOK_SMOKE", "1")
+    assert "tiny" in models.available()
+    assert cli.main(["train", "tiny", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "model.keras").is_file()

@@ -229,9 +229,10 @@ def test_full_mode_switches_to_the_papers_recipe(monkeypatch):
     assert paper.augment == ("flip", "shift") and paper.warmup_epochs == 1
     assert paper.model_kwargs == {"weight_decay": 1e-4}
     assert train.recipe_for("resnet20") != classroom
-    assert train.recipe_for("lenet5") == train.RECIPES["lenet5"]  # no full recipe: classroom
+    assert train.recipe_for("lenet5") == models.spec("lenet5").recipe  # no full recipe: classroom
     segmentation = train.recipe_for("unet_xception")
-    assert segmentation.task == "segmentation" and segmentation.train_examples > train.SEGMENTATION_RECIPE.train_examples
+    assert models.spec("unet_xception").task == "segmentation"
+    assert segmentation.train_examples > models.spec("unet_xception").recipe.train_examples
 
 
 def test_segmentation_evaluation_matches_keras_and_needs_no_compiled_model():

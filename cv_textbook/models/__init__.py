@@ -1,8 +1,9 @@
-"""Model builders of the textbook, by name: ``build("lenet5")``, ``available()``.
+"""Model builders of the textbook, by name: ``build("lenet5")``, ``available()``, ``spec("lenet5")``.
 
 Each builder is a pure function returning a functional ``keras.Model`` whose layer names echo
-the paper, so ``model.summary()`` reads like the paper's table. The registry names each
-builder's module, so checking a name costs no framework import.
+the paper, so ``model.summary()`` reads like the paper's table. What the package knows about a
+model (builder, chapter, task, recipes, test arguments) is its spec in ``registry.SPECS``; a
+spec names its builder's module, so checking a name costs no framework import.
 """
 
 from __future__ import annotations
@@ -11,53 +12,37 @@ import difflib
 import importlib
 import inspect
 
+from cv_textbook.models.registry import CHAPTERS, SPECS, ModelSpec, Recipe
 from cv_textbook.models.transfer import transfer_weights  # imports no framework
-
-# name -> (module inside cv_textbook.models, builder function)
-_REGISTRY = {
-    "lenet5": ("lenet", "lenet5"),
-    "unet_xception": ("unet", "unet_xception"),
-    "unet_classic": ("unet", "unet_classic"),
-    "resnet18": ("resnet", "resnet18"),
-    "resnet34": ("resnet", "resnet34"),
-    "resnet50": ("resnet", "resnet50"),
-    "resnet101": ("resnet", "resnet101"),
-    "resnet152": ("resnet", "resnet152"),
-    "plain18": ("resnet", "plain18"),
-    "plain34": ("resnet", "plain34"),
-    "resnet20": ("resnet", "resnet20"),
-    "resnet32": ("resnet", "resnet32"),
-    "resnet44": ("resnet", "resnet44"),
-    "resnet56": ("resnet", "resnet56"),
-    "resnet110": ("resnet", "resnet110"),
-    "resnet1202": ("resnet", "resnet1202"),
-    "plain20": ("resnet", "plain20"),
-    "plain32": ("resnet", "plain32"),
-    "plain44": ("resnet", "plain44"),
-    "plain56": ("resnet", "plain56"),
-    "plain110": ("resnet", "plain110"),
-    "resnet_cifar": ("resnet", "resnet_cifar"),
-}
 
 
 def available() -> list[str]:
     """Names accepted by ``build``."""
-    return sorted(_REGISTRY)
+    return sorted(SPECS)
+
+
+def specs() -> list[ModelSpec]:
+    """Every registered model's spec, by chapter, then name."""
+    return sorted(SPECS.values(), key=lambda spec: (spec.chapter, spec.name))
 
 
 def check_name(name: str) -> None:
     """Raise a ValueError that suggests the closest names if ``name`` is not registered."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, available(), n=3)
+    if name not in SPECS:
+        close = difflib.get_close_matches(str(name), available(), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model {name!r}.{hint} Available models: {', '.join(available())}.")
 
 
+def spec(name: str) -> ModelSpec:
+    """The spec of registered model ``name``."""
+    check_name(name)
+    return SPECS[name]
+
+
 def builder(name: str):
     """The function that builds model ``name``."""
-    check_name(name)
-    module, function = _REGISTRY[name]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    return spec(name).build_function()
 
 
 def describe(name: str) -> str:
@@ -72,25 +57,45 @@ def load_model(path):
     ``WarmupStepDecay``) so that any saved model loads.
 
     Code that calls ``keras.models.load_model`` itself needs ``import cv_textbook.models.layers``
-    and ``import cv_textbook.train`` first, as with any Keras model that has custom objects.
+    and ``import cv_textbook.schedules`` first, as with any Keras model that has custom objects.
     """
+    # Imported here, not at the top, so that `import cv_textbook.models` loads no framework.
     import keras
 
     importlib.import_module(f"{__name__}.layers")
-    importlib.import_module("cv_textbook.train")
+    importlib.import_module("cv_textbook.schedules")
     return keras.models.load_model(path)
 
 
-def build(name: str, **kwargs):
-    """Build the registered model ``name``; keyword arguments go to its builder."""
-    build_fn = builder(name)
+def build_spec(model_spec: ModelSpec, **kwargs):
+    """Build the model of ``model_spec`` (registered or not); keyword arguments go to its builder."""
+    build_fn = model_spec.build_function()
     accepted = inspect.signature(build_fn).parameters
     unknown = [key for key in kwargs if key not in accepted]
     if unknown:
         raise ValueError(
-            f"{name} got unknown argument(s) {', '.join(unknown)}; it accepts: {', '.join(accepted)}."
+            f"{model_spec.name} got unknown argument(s) {', '.join(unknown)}; it accepts: {', '.join(accepted)}."
         )
     return build_fn(**kwargs)
 
 
-__all__ = ["available", "build", "builder", "check_name", "describe", "load_model", "transfer_weights"]
+def build(name: str, **kwargs):
+    """Build the registered model ``name``; keyword arguments go to its builder."""
+    return build_spec(spec(name), **kwargs)
+
+
+__all__ = [
+    "CHAPTERS",
+    "ModelSpec",
+    "Recipe",
+    "available",
+    "build",
+    "build_spec",
+    "builder",
+    "check_name",
+    "describe",
+    "load_model",
+    "spec",
+    "specs",
+    "transfer_weights",
+]
