@@ -84,9 +84,9 @@ def exercise_check(check):
     check returns False, so a preamble helper can end the check in one line."""
 
     @functools.wraps(check)
-    def checked(answer) -> bool:
+    def checked(*args, **kwargs) -> bool:
         try:
-            return check(answer)
+            return check(*args, **kwargs)
         except Feedback as feedback:
             return feedback.show()
 

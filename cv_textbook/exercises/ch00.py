@@ -206,6 +206,15 @@ def _normalise_error(case, error) -> str:
     return f"normalise raised {describe_error(error)}."
 
 
+def _as_array(result):
+    """The student's result as a NumPy array (np.asarray also reads the tensors of keras.ops,
+    TensorFlow and JAX); Hint for what cannot be one, e.g. a list of arrays of different shapes."""
+    try:
+        return np.asarray(result)
+    except Exception:
+        raise Hint(f"normalise should return an array of numbers, got {describe(result)}.") from None
+
+
 def _is_normalised(images, output) -> bool:
     return output.dtype == np.float32 and _same(output, _reference_normalise(images))
 
@@ -297,8 +306,7 @@ def check_normalise(normalise) -> bool:
         fill_in="your normalise still returns None; make it return the scaled images.",
         on_error=_normalise_error,
     )
-    # np.asarray also reads the tensors of keras.ops, TensorFlow and JAX.
-    outputs = [np.asarray(result) for result in results]
+    outputs = [_as_array(result) for result in results]
     wrong = [(images, out) for images, out in zip(cases, outputs) if not _is_normalised(images, out)]
     if not wrong:
         return correct(
