@@ -6,7 +6,7 @@ import functools
 import numpy as np
 import pytest
 
-from cv_textbook import analysis, models
+from cv_textbook import models
 from cv_textbook.exercises import ch06
 from exercise_feedback import assert_correct, assert_fill_in, assert_hint
 
@@ -27,11 +27,14 @@ def _resnet20_layer(name):
 
 
 def test_block_shape_reference_is_resnet20_conv3_block1(capsys):
-    shape = tuple(_resnet20_layer("conv3_block1_out").output.shape[1:])
-    assert tuple(_resnet20_layer("conv2_block3_out").output.shape[1:]) == ch06.BLOCK_INPUT
-    assert_correct(capsys, ch06.check_block_shape, shape)
-    assert_correct(capsys, ch06.check_block_shape, list(shape))
-    assert_correct(capsys, ch06.check_block_shape, (None, *shape))
+    # He et al. 2016, Sec. 4.2: three stages of 16, 32 and 64 filters, the map halved by a stride-2
+    # convolution at the start of stages 2 and 3. At 28x28 the first stage keeps 28x28x16, and the
+    # first block of the second stage turns it into 14x14x32.
+    assert tuple(_resnet20_layer("conv2_block3_out").output.shape[1:]) == (28, 28, 16)
+    assert tuple(_resnet20_layer("conv3_block1_out").output.shape[1:]) == (14, 14, 32)
+    assert_correct(capsys, ch06.check_block_shape, (14, 14, 32))
+    assert_correct(capsys, ch06.check_block_shape, [14, 14, 32])
+    assert_correct(capsys, ch06.check_block_shape, (None, 14, 14, 32))
 
 
 @pytest.mark.parametrize(
@@ -61,11 +64,15 @@ def test_block_shape_fill_in(capsys):
 # Exercise 2: trainable parameters with a projection shortcut
 # ---------------------------------------------------------------------------
 
-C_IN, C_OUT = ch06.BLOCK_INPUT[2], ch06.BLOCK_FILTERS
-CONV1 = analysis.conv_params(3, C_IN, C_OUT, use_bias=False)
-CONV2 = analysis.conv_params(3, C_OUT, C_OUT, use_bias=False)
-PROJECTION = analysis.conv_params(1, C_IN, C_OUT, use_bias=False)
-BN = 3 * 2 * C_OUT  # gamma and beta of three BatchNormalizations
+# The block's trainable parameters, by hand (convolutions without bias; gamma and beta per channel
+# of each BatchNormalization): 3x3x16x32 + 3x3x32x32 + 1x1x16x32 projection (option B, He et al.
+# 2016, Sec. 3.3) + 3 x 2 x 32 = 4,608 + 9,216 + 512 + 192 = 14,528.
+C_IN, C_OUT = 16, 32
+CONV1 = 3 * 3 * C_IN * C_OUT
+CONV2 = 3 * 3 * C_OUT * C_OUT
+PROJECTION = 1 * 1 * C_IN * C_OUT
+BN = 3 * 2 * C_OUT
+BLOCK_PARAMS = 14_528
 
 
 def _block_trainable():
@@ -78,9 +85,11 @@ def _block_trainable():
 
 
 def test_block_params_reference(capsys):
-    assert CONV1 + CONV2 + PROJECTION + BN == _block_trainable()
-    assert_correct(capsys, ch06.check_block_params, _block_trainable())
-    assert_correct(capsys, ch06.check_block_params, float(_block_trainable()))
+    assert CONV1 + CONV2 + PROJECTION + BN == BLOCK_PARAMS
+    assert _block_trainable() == BLOCK_PARAMS  # ResNet-20 (option B) holds the same block
+    assert_correct(capsys, ch06.check_block_params, BLOCK_PARAMS)
+    assert_correct(capsys, ch06.check_block_params, float(BLOCK_PARAMS))
+    assert_correct(capsys, ch06.check_block_params, np.int64(BLOCK_PARAMS))
 
 
 @pytest.mark.parametrize(

@@ -12,15 +12,15 @@ How to use them in a notebook::
     ch01.check_param_count(1234)           # questions with a number take the number
 
 Each ``check_*`` function compares your answer with a reference that the package
-computes itself (with :mod:`cv_textbook.analysis` or by building the real model), so the
-reference never drifts from the code the notebooks use. What you see:
+computes itself (with :mod:`cv_textbook.analysis`, :mod:`cv_textbook.metrics` or by building
+the real model), so the reference never drifts from the code the notebooks use. What you see:
 
 * ``Correct! ...`` and the return value ``True`` - with a sentence on why it is right.
 * ``Not quite. ...`` and ``False`` - a hint. The checks recognise the usual mistakes
   (forgetting the bias, integer division, ignoring the stride, ...) and name the one your
   answer points to; otherwise they say what was expected in general terms.
-* ``Fill in your answer ...`` and ``False`` - while the answer is still ``None``, the stub
-  still returns ``None`` or raises ``NotImplementedError``.
+* ``Fill in your answer ...`` and ``False`` - while the answer is still ``None`` (or ``...``),
+  or your function still returns ``None`` or raises ``NotImplementedError``.
 
 A check never raises because of a wrong answer: an exception inside your function is
 reported as a hint instead. Each question's text is available as a module constant
@@ -34,8 +34,14 @@ Chapters and their checks:
   ``check_param_count``, ``check_receptive_field``.
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``.
+* :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
+  ``check_depth_formula``.
+* :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
+  ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``.
 
 Importing a chapter module is cheap: data and models are loaded only when a check runs.
+The helpers every check shares (feedback, reading an answer, the mistake table) live in
+``_feedback``.
 """
 
-__all__ = ["ch00", "ch01", "ch02"]
+__all__ = ["ch00", "ch01", "ch02", "ch06", "ch10"]

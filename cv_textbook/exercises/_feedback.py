@@ -1,12 +1,26 @@
-"""What every exercise check shares: the three kinds of feedback and safe calls.
+"""What every exercise check shares: the three kinds of feedback, the preamble and one mistake scan.
 
-A check prints one short message and returns a bool; it never raises because of the
-student's answer (an exception inside their function becomes a hint).
+A check prints one short message and returns a bool; it never raises because of the student's
+answer. Every check reads the same way::
+
+    @exercise_check
+    def check_something(answer) -> bool:
+        given = whole_number(answer, fill_in="replace None by ...")   # preamble
+        if given == expected:                                        # correct?
+            return correct("...")
+        return hint(first_match(given, mistakes) or "general hint")  # mistakes, general hint
+
+The preamble helpers (:func:`whole_number`, :func:`real_number`, :func:`shape`, :func:`letter`,
+:func:`a_function`, :func:`results_of`) return the answer in a form the check can compare, or raise
+:class:`FillIn` / :class:`Hint`; :func:`exercise_check` prints those and returns False.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
+import reprlib
 import textwrap
 
 import numpy as np
@@ -14,16 +28,9 @@ import numpy as np
 WIDTH = 88
 
 
-class Missing(Exception):
-    """The answer is still a placeholder: None, NotImplemented, ... or NotImplementedError."""
-
-
-class StudentError(Exception):
-    """The student's function raised; ``error`` is what it raised."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
+# ---------------------------------------------------------------------------
+# The three kinds of feedback
+# ---------------------------------------------------------------------------
 
 
 def _say(prefix: str, message: str) -> None:
@@ -45,26 +52,60 @@ def hint(message: str) -> bool:
     return False
 
 
-def fill_in(what: str) -> bool:
-    _say("Fill in your answer:", what)
+def fill_in(message: str) -> bool:
+    _say("Fill in your answer:", message)
     return False
 
 
+class Feedback(Exception):
+    """Feedback a preamble helper gives before the check compares anything."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class FillIn(Feedback):
+    """The answer is still a placeholder; the message says what to fill in."""
+
+    def show(self) -> bool:
+        return fill_in(self.message)
+
+
+class Hint(Feedback):
+    """The answer cannot be compared at all (a wrong type, or the student's function raised)."""
+
+    def show(self) -> bool:
+        return hint(self.message)
+
+
+def exercise_check(check):
+    """Decorate a check: a :class:`FillIn` or :class:`Hint` raised inside is printed and the
+    check returns False, so a preamble helper can end the check in one line."""
+
+    @functools.wraps(check)
+    def checked(*args, **kwargs) -> bool:
+        try:
+            return check(*args, **kwargs)
+        except Feedback as feedback:
+            return feedback.show()
+
+    return checked
+
+
+# ---------------------------------------------------------------------------
+# The preamble: placeholders, and answers turned into what a check compares
+# ---------------------------------------------------------------------------
+
+
 def is_placeholder(value) -> bool:
+    """None, NotImplemented or ``...``: what a notebook's exercise cell starts with."""
     return value is None or value is NotImplemented or value is Ellipsis
 
 
-def call(function, *args):
-    """Call the student's function; placeholders raise Missing, other errors StudentError."""
-    try:
-        result = function(*args)
-    except NotImplementedError as error:
-        raise Missing() from error
-    except Exception as error:  # anything they wrote may fail: report it, do not crash
-        raise StudentError(error) from error
-    if is_placeholder(result):
-        raise Missing()
-    return result
+def describe(value) -> str:
+    """``type repr`` of a student's value, the repr shortened (an array can be long)."""
+    return f"{type(value).__name__} {reprlib.repr(value)}"
 
 
 def describe_error(error: BaseException) -> str:
@@ -72,16 +113,34 @@ def describe_error(error: BaseException) -> str:
 
 
 def as_whole_number(value):
-    """An int for ints and integral floats (NumPy included); None for anything else."""
-    if isinstance(value, bool):
-        return None
+    """An int for ints and integral floats (NumPy scalars and 0-d arrays included); None for
+    anything else, bools too."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
+    if isinstance(value, bool):
+        return None
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and float(value).is_integer():
         return int(value)
     return None
+
+
+def as_real(value):
+    """A float for real numbers (ints, fractions, NumPy scalars and 0-d arrays); None for anything
+    else, bools and strings too."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def is_int(value) -> bool:
+    """An integer type (Python or NumPy, 0-d arrays too), not merely an integral float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def as_shape(answer):
@@ -97,17 +156,131 @@ def as_shape(answer):
     return as_whole_number(answer)
 
 
-def unreadable_shape(answer) -> bool:
-    """The hint for an answer ``as_shape`` cannot read."""
-    return hint(
-        f"answer with a tuple of whole numbers such as (height, width, channels), got "
-        f"{type(answer).__name__} {answer!r}."
-    )
+def _no_placeholder(answer, fill_in: str) -> None:
+    if is_placeholder(answer):
+        raise FillIn(fill_in)
 
 
-def first_match(value, candidates):
-    """The key of the first candidate equal to ``value`` (candidates: list of (key, value))."""
-    for key, candidate in candidates:
-        if candidate == value:
-            return key
+def whole_number(answer, fill_in: str, expected: str = "one whole number") -> int:
+    """``answer`` as an int (12, 12.0, np.int64(12)); FillIn for a placeholder, Hint otherwise."""
+    _no_placeholder(answer, fill_in)
+    given = as_whole_number(answer)
+    if given is None:
+        raise Hint(f"answer with {expected}, got {describe(answer)}.")
+    return given
+
+
+def real_number(answer, fill_in: str, expected: str = "one number") -> float:
+    """``answer`` as a finite float (ints, fractions, NumPy scalars); FillIn or Hint otherwise."""
+    _no_placeholder(answer, fill_in)
+    value = as_real(answer)
+    if value is None:
+        raise Hint(f"answer with {expected}, got {describe(answer)}.")
+    if not math.isfinite(value):
+        raise Hint(f"answer with a finite number, got {answer!r}.")
+    return value
+
+
+def shape(answer, fill_in: str):
+    """``answer`` as :func:`as_shape` reads it (a tuple of ints, or one int); FillIn or Hint."""
+    _no_placeholder(answer, fill_in)
+    given = as_shape(answer)
+    if given is None:
+        raise Hint(
+            f"answer with a tuple of whole numbers such as (height, width, channels), got {describe(answer)}."
+        )
+    return given
+
+
+def letter(answer, options, fill_in: str) -> str:
+    """One key of ``options`` ('c', ' C) ' and 'c)' all read as 'c'); FillIn or Hint otherwise."""
+    _no_placeholder(answer, fill_in)
+    given = answer.strip().lower().rstrip(")") if isinstance(answer, str) else None
+    if given not in options:
+        raise Hint(f"answer with one letter from {', '.join(options)}, got {answer!r}.")
+    return given
+
+
+def a_function(answer, fill_in: str, example: str):
+    """``answer`` if it is callable; FillIn for a placeholder, Hint for anything else
+    (``example`` shows the call, e.g. ``"check_depth_formula(depth)"``)."""
+    _no_placeholder(answer, fill_in)
+    if not callable(answer):
+        raise Hint(f"pass the function itself, e.g. {example}, not {describe(answer)}.")
+    return answer
+
+
+def results_of(function, cases, fill_in: str, on_error) -> list:
+    """``function(*case)`` for every case, each call given its own copy of the case's arrays (so
+    a function that writes into them cannot spoil cached data).
+
+    Raises FillIn(``fill_in``) when the function returns a placeholder or raises
+    NotImplementedError, and Hint(``on_error(case, error)``) when it raises anything else.
+    """
+    results = []
+    for case in cases:
+        arguments = [value.copy() if isinstance(value, np.ndarray) else value for value in case]
+        try:
+            result = function(*arguments)
+        except NotImplementedError:
+            raise FillIn(fill_in) from None
+        except Exception as error:  # anything the student wrote may fail: report it, do not crash
+            raise Hint(on_error(case, error)) from None
+        if is_placeholder(result):
+            raise FillIn(fill_in)
+        results.append(result)
+    return results
+
+
+# ---------------------------------------------------------------------------
+# The mistake table
+# ---------------------------------------------------------------------------
+
+
+def same(value, reference, tolerance: float = 0.0) -> bool:
+    """``value`` equals ``reference``: numbers within ``tolerance``, tuples and lists item by item
+    (their types need not agree), anything else by ==; False for whatever cannot be compared."""
+    if isinstance(reference, (tuple, list)):
+        return (
+            isinstance(value, (tuple, list))
+            and len(value) == len(reference)
+            and all(same(v, r, tolerance) for v, r in zip(value, reference))
+        )
+    if isinstance(value, (tuple, list)):
+        return False
+    if isinstance(value, numbers.Real) and isinstance(reference, numbers.Real):
+        return abs(float(value) - float(reference)) <= tolerance
+    try:
+        return bool(value == reference)
+    except Exception:  # arrays of several values, odd objects
+        return False
+
+
+def shape_mistakes(expected, answer, size_message: str) -> list:
+    """The mistake-table entries every (height, width, channels) question shares: the number of
+    values instead of the shape (``size_message``), not three numbers, channels first."""
+    height, width, channels = expected
+    return [
+        (height * width * channels, size_message),
+        (
+            lambda given: not isinstance(given, tuple) or len(given) != 3,
+            f"give three numbers (height, width, channels), got {answer!r}.",
+        ),
+        (
+            (channels, height, width),
+            "the numbers are right but in the wrong order: Keras is channels-last, "
+            "(height, width, channels).",
+        ),
+    ]
+
+
+def first_match(value, mistakes, tolerance: float = 0.0):
+    """The message of the first ``(wrong, message)`` pair that ``value`` matches, or None.
+
+    ``wrong`` is either the value a typical mistake gives (compared with :func:`same`) or a
+    predicate ``wrong(value) -> bool`` for a mistake that no single value describes.
+    """
+    for wrong, message in mistakes:
+        if wrong(value) if callable(wrong) else same(value, wrong, tolerance):
+            return message
     return None

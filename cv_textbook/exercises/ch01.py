@@ -17,17 +17,34 @@ import math
 import textwrap
 
 from cv_textbook.exercises._feedback import (
-    Missing,
-    StudentError,
-    as_whole_number,
-    call,
+    a_function,
+    as_real,
     correct,
+    describe,
     describe_error,
-    fill_in,
+    exercise_check,
     first_match,
     hint,
-    is_placeholder,
+    is_int,
+    results_of,
+    same,
+    whole_number,
 )
+
+# cv_textbook.analysis imports Keras: it is imported inside the functions that need it, so that
+# importing this module stays free of Keras and TensorFlow.
+
+__all__ = [
+    "OUTPUT_SIZE_CASES",
+    "OUTPUT_SIZE_QUESTION",
+    "PARAM_COUNT_QUESTION",
+    "PARAM_QUESTION",
+    "RECEPTIVE_FIELD_QUESTION",
+    "RECEPTIVE_FIELD_STACK",
+    "check_output_size",
+    "check_param_count",
+    "check_receptive_field",
+]
 
 # ---------------------------------------------------------------------------
 # Exercise 1: output size of a convolution
@@ -92,53 +109,56 @@ _OUTPUT_SIZE_MISTAKES = (
 )
 
 
+@exercise_check
 def check_output_size(output_size) -> bool:
     """Check ``output_size(input_size, kernel_size, stride, padding)`` on several layers."""
     from cv_textbook import analysis
 
-    if output_size is None or not callable(output_size):
-        if is_placeholder(output_size):
-            return fill_in("define output_size(input_size, kernel_size, stride, padding) and pass it.")
-        return hint(
-            f"pass the function itself, e.g. check_output_size(output_size), not "
-            f"{type(output_size).__name__} {output_size!r}."
-        )
-    results = []
-    for case in OUTPUT_SIZE_CASES:
-        try:
-            results.append(call(output_size, *case))
-        except Missing:
-            return fill_in("your output_size still returns None; return the formula's value.")
-        except StudentError as failure:
-            return hint(
-                f"output_size{case} raised {describe_error(failure.error)}. It receives four "
-                "integers: input_size, kernel_size, stride, padding."
-            )
+    a_function(
+        output_size,
+        fill_in="define output_size(input_size, kernel_size, stride, padding) and pass it.",
+        example="check_output_size(output_size)",
+    )
+    results = results_of(
+        output_size,
+        OUTPUT_SIZE_CASES,
+        fill_in="your output_size still returns None; return the formula's value.",
+        on_error=lambda case, error: (
+            f"output_size{case} raised {describe_error(error)}. It receives four integers: "
+            "input_size, kernel_size, stride, padding."
+        ),
+    )
     expected = [analysis.conv_output_size(n, k, s, p) for n, k, s, p in OUTPUT_SIZE_CASES]
-
-    if all(type(r) is int or hasattr(r, "dtype") and "int" in str(r.dtype) for r in results):
-        if [int(r) for r in results] == expected:
-            return correct(
-                "output = (n + 2p - k) // s + 1. The padded input has n + 2p pixels, the kernel "
-                "can move n + 2p - k pixels in jumps of s, and the first position counts once. "
-                "Keras' padding='same' chooses p so that the output is ceil(n / s)."
-            )
-    try:
-        numbers = [float(r) for r in results]
-    except (TypeError, ValueError):
-        return hint(f"output_size should return a number, got {type(results[0]).__name__}.")
-    if [as_whole_number(r) for r in results] == expected:
-        return hint(
-            "the numbers are right, but they are floats (e.g. 13.0). A size is an int: use "
-            "floor division // so that shapes like (13, 13, 32) stay integers."
+    if all(is_int(result) for result in results) and same(results, expected):
+        return correct(
+            "output = (n + 2p - k) // s + 1. The padded input has n + 2p pixels, the kernel "
+            "can move n + 2p - k pixels in jumps of s, and the first position counts once. "
+            "Keras' padding='same' chooses p so that the output is ceil(n / s)."
         )
-    for formula, message in _OUTPUT_SIZE_MISTAKES:
-        wrong = [formula(*case) for case in OUTPUT_SIZE_CASES]
-        if wrong != expected and all(math.isclose(a, b) for a, b in zip(numbers, wrong)):
-            return hint(message)
-    index = next(i for i, (r, e) in enumerate(zip(numbers, expected)) if r != e)
+    not_a_number = next((result for result in results if as_real(result) is None), None)
+    mistakes = [
+        (
+            lambda _: not_a_number is not None,
+            f"output_size should return a number, got {describe(not_a_number)}.",
+        ),
+        (
+            expected,
+            "the numbers are right, but they are floats (e.g. 13.0). A size is an int: use floor "
+            "division // so that shapes like (13, 13, 32) stay integers.",
+        ),
+        *(
+            ([formula(*case) for case in OUTPUT_SIZE_CASES], message)
+            for formula, message in _OUTPUT_SIZE_MISTAKES
+        ),
+    ]
+    return hint(first_match(results, mistakes, tolerance=1e-9) or _output_size_hint(results, expected))
+
+
+def _output_size_hint(results, expected) -> str:
+    """The general hint, on the first case the student's function gets wrong."""
+    index = next(i for i, (result, right) in enumerate(zip(results, expected)) if not same(result, right))
     n, k, s, p = OUTPUT_SIZE_CASES[index]
-    return hint(
+    return (
         f"for input_size={n}, kernel_size={k}, stride={s}, padding={p} you return "
         f"{results[index]!r}. Pad first (n + 2p), see how far the kernel can move (subtract k), "
         "count the jumps of size s (floor division) and add the first position."
@@ -159,6 +179,7 @@ PARAM_COUNT_QUESTION = textwrap.fill(
 
 
 def _param_mistakes():
+    """(value, hint) for the usual wrong answers to PARAM_COUNT_QUESTION."""
     from cv_textbook import analysis
 
     q = PARAM_QUESTION
@@ -167,61 +188,52 @@ def _param_mistakes():
     no_bias = analysis.conv_params(k, c_in, c_out, use_bias=False)
     return [
         (
-            "no_bias",
             no_bias,
             f"you forgot the bias: each filter has one, so add {c_out} (one per output channel).",
         ),
         (
-            "no_input_channels",
             analysis.conv_params(k, 1, c_out),
             f"each filter spans all {c_in} input channels: one filter has {k}x{k}x{c_in} weights, "
             f"not {k}x{k}.",
         ),
         (
-            "bias_per_input_channel",
             no_bias + c_in,
             f"there is one bias per *filter* (output channel, {c_out}), not per input channel.",
         ),
         (
-            "one_filter",
             analysis.conv_params(k, c_in, 1),
             f"that is the size of one filter. The layer has {c_out} of them.",
         ),
         (
-            "one_dimensional_kernel",
             k * c_in * c_out + c_out,
             f"the kernel is {k}x{k}: it has k*k = {k * k} weights per input channel, not k.",
         ),
         (
-            "macs",
             positions * no_bias,
             f"you multiplied by the {q['height']}x{q['width']} output positions: that counts "
             "multiply-accumulates (the cost), not parameters. A convolution shares the same "
             "weights at every position; that sharing is why it is so much smaller than a dense layer.",
         ),
         (
-            "macs_with_bias",
             positions * analysis.conv_params(k, c_in, c_out),
             f"you multiplied by the {q['height']}x{q['width']} output positions, but the weights "
             "are shared by all positions: count them once.",
         ),
         (
-            "activations",
             positions * c_out,
             "that is the number of output values (the feature map's size), not of weights.",
         ),
     ]
 
 
+@exercise_check
 def check_param_count(answer) -> bool:
     """Check the parameter count of the convolution in ``PARAM_COUNT_QUESTION``."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in("replace None by a number (the question: print(ch01.PARAM_COUNT_QUESTION)).")
-    given = as_whole_number(answer)
-    if given is None:
-        return hint(f"answer with one whole number, got {type(answer).__name__} {answer!r}.")
+    given = whole_number(
+        answer, fill_in="replace None by a number (the question: print(ch01.PARAM_COUNT_QUESTION))."
+    )
     q = PARAM_QUESTION
     k, c_in, c_out = q["kernel_size"], q["in_channels"], q["filters"]
     expected = analysis.conv_params(k, c_in, c_out)
@@ -231,11 +243,9 @@ def check_param_count(answer) -> bool:
             f"({q['height']}x{q['width']}) does not matter: the same filters slide over every "
             "position. It changes the cost (MACs), not the parameters."
         )
-    mistake = first_match(given, [(name, value) for name, value, _ in _param_mistakes()])
-    if mistake is not None:
-        return hint(next(message for name, _, message in _param_mistakes() if name == mistake))
     return hint(
-        "a Conv2D layer has one k x k x C_in kernel per filter, plus one bias per filter: "
+        first_match(given, _param_mistakes())
+        or "a Conv2D layer has one k x k x C_in kernel per filter, plus one bias per filter: "
         "k*k*C_in*C_out + C_out. Which of these factors is missing or extra in your answer?"
     )
 
@@ -261,9 +271,11 @@ RECEPTIVE_FIELD_QUESTION = textwrap.fill(
 
 
 def _receptive_field_mistakes():
+    """(value, hint) for the usual wrong answers to RECEPTIVE_FIELD_QUESTION."""
+    from cv_textbook import analysis
+
     windows = [(k, s) for _, k, s in RECEPTIVE_FIELD_STACK]
     convs = [(k, s) for name, k, s in RECEPTIVE_FIELD_STACK if name.startswith("conv")]
-    from cv_textbook import analysis
 
     product = 1
     for k, _ in windows:
@@ -299,19 +311,18 @@ def _receptive_field_mistakes():
     ]
 
 
+@exercise_check
 def check_receptive_field(answer) -> bool:
     """Check the receptive field of ``RECEPTIVE_FIELD_STACK`` (an int, or a pair (n, n))."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in(
-            "replace None by a number of pixels (the question: print(ch01.RECEPTIVE_FIELD_QUESTION))."
-        )
-    if isinstance(answer, (tuple, list)) and len(answer) == 2 and answer[0] == answer[1]:
-        answer = answer[0]
-    given = as_whole_number(answer)
-    if given is None:
-        return hint(f"answer with one whole number of pixels, got {type(answer).__name__} {answer!r}.")
+    if isinstance(answer, (tuple, list)) and len(answer) == 2 and same(answer[0], answer[1]):
+        answer = answer[0]  # a square field given as (height, width)
+    given = whole_number(
+        answer,
+        fill_in="replace None by a number of pixels (the question: print(ch01.RECEPTIVE_FIELD_QUESTION)).",
+        expected="one whole number of pixels",
+    )
     windows = [(k, s) for _, k, s in RECEPTIVE_FIELD_STACK]
     expected = analysis.receptive_field(windows)
     if given == expected:
@@ -322,10 +333,8 @@ def check_receptive_field(answer) -> bool:
             "jump, the product of the strides before it: the poolings make later 3x3 "
             "convolutions see much more of the image."
         )
-    for value, message in _receptive_field_mistakes():
-        if given == value:
-            return hint(message)
     return hint(
-        "start with r = 1 and jump j = 1; for each layer in order, r += (k - 1) * j, then "
+        first_match(given, _receptive_field_mistakes())
+        or "start with r = 1 and jump j = 1; for each layer in order, r += (k - 1) * j, then "
         "j *= s. Write the values down layer by layer."
     )

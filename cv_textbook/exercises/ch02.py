@@ -15,15 +15,29 @@ from __future__ import annotations
 import functools
 
 from cv_textbook.exercises._feedback import (
-    as_shape,
-    as_whole_number,
     correct,
-    fill_in,
+    exercise_check,
     first_match,
     hint,
-    is_placeholder,
-    unreadable_shape,
+    letter,
+    shape,
+    shape_mistakes,
+    whole_number,
 )
+
+# cv_textbook.models and cv_textbook.analysis import Keras: they are imported inside the functions
+# that need them, so that importing this module stays free of Keras and TensorFlow.
+
+__all__ = [
+    "C3_PARAMS_QUESTION",
+    "MODERN_CHANGE_OPTIONS",
+    "MODERN_CHANGE_QUESTION",
+    "PAPER_C3_INPUTS",
+    "S4_SHAPE_QUESTION",
+    "check_c3_params",
+    "check_modern_change",
+    "check_s4_shape",
+]
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -67,71 +81,50 @@ def _shape(variant_or_model, layer_name: str) -> tuple:
 # ---------------------------------------------------------------------------
 
 
+@exercise_check
 def check_s4_shape(answer) -> bool:
     """Check S4's output shape (height, width, channels) for a 28x28x1 input."""
-    if is_placeholder(answer):
-        return fill_in("replace None by a tuple (height, width, channels): S4's output shape.")
-    given = as_shape(answer)
-    if given is None:
-        return unreadable_shape(answer)
+    given = shape(answer, fill_in="replace None by a tuple (height, width, channels): S4's output shape.")
     expected = _shape("modern", "s4_pool")
     height, width, channels = expected
+    s2, c3 = _shape("modern", "s2_pool"), _shape("modern", "c3_conv")
     if given == expected:
         return correct(
-            f"28 --C1 'same'--> {_shape('modern', 'c1_conv')[0]} --S2--> "
-            f"{_shape('modern', 's2_pool')[0]} --C3 5x5 'valid'--> {_shape('modern', 'c3_conv')[0]} "
-            f"--S4--> {height}, with {channels} channels from C3's {channels} filters. "
+            f"28 --C1 'same'--> {_shape('modern', 'c1_conv')[0]} --S2--> {s2[0]} --C3 5x5 'valid'--> "
+            f"{c3[0]} --S4--> {height}, with {channels} channels from C3's {channels} filters. "
             f"Flatten then hands {height * width * channels} numbers to C5."
         )
-    if given == height * width * channels:
-        return hint(
+    mistakes = [
+        *shape_mistakes(
+            expected,
+            answer,
             "that is the number of values after Flatten. Give S4's 3-D shape (height, width, "
-            "channels) instead."
-        )
-    if not isinstance(given, tuple) or len(given) != 3:
-        return hint(f"give three numbers (height, width, channels), got {answer!r}.")
-    s2 = _shape("modern", "s2_pool")
-    candidates = [
+            "channels) instead.",
+        ),
         (
-            "valid_c1",
             _shape(_model("modern", "valid"), "s4_pool"),
             "you shrank the image in C1, as with padding='valid'. Our C1 uses padding='same' "
             "(the paper drew its digits on 32x32 canvases to the same effect), so it keeps 28x28.",
         ),
         (
-            "no_s4",
-            _shape("modern", "c3_conv"),
+            c3,
             "that is C3's output. S4 is a 2x2 pooling with stride 2: it halves height and width.",
         ),
         (
-            "c3_keeps_size",
             (s2[0] // 2, s2[1] // 2, channels),
-            f"C3 has no padding: a 5x5 kernel on {s2[0]}x{s2[1]} gives "
-            f"{_shape('modern', 'c3_conv')[0]}x{_shape('modern', 'c3_conv')[1]} before S4 halves it.",
+            f"C3 has no padding: a 5x5 kernel on {s2[0]}x{s2[1]} gives {c3[0]}x{c3[1]} before S4 "
+            "halves it.",
         ),
         (
-            "c1_channels",
             (height, width, s2[2]),
             f"the height and width are right, but the channels come from C3's {channels} "
             f"filters, not C1's {s2[2]}. Pooling never changes the number of channels.",
         ),
-        (
-            "channels_first",
-            (channels, height, width),
-            "the numbers are right but in the wrong order: Keras is channels-last, "
-            "(height, width, channels).",
-        ),
-        (
-            "s2",
-            s2,
-            "that is S2's output. Continue through C3 and S4.",
-        ),
+        (s2, "that is S2's output. Continue through C3 and S4."),
     ]
-    mistake = first_match(given, [(name, value) for name, value, _ in candidates])
-    if mistake is not None:
-        return hint(next(message for name, _, message in candidates if name == mistake))
     return hint(
-        "follow the image layer by layer: C1 (5x5, 'same') keeps the size, each 2x2 pooling "
+        first_match(given, mistakes)
+        or "follow the image layer by layer: C1 (5x5, 'same') keeps the size, each 2x2 pooling "
         "halves it, C3 (5x5, 'valid') removes 4 pixels; the channels are the last "
         "convolution's filters."
     )
@@ -146,15 +139,12 @@ def check_s4_shape(answer) -> bool:
 PAPER_C3_INPUTS = (3,) * 6 + (4,) * 9 + (6,)
 
 
+@exercise_check
 def check_c3_params(answer) -> bool:
     """Check the number of parameters of C3 (weights and biases)."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in("replace None by a number: C3's parameters, weights and biases.")
-    given = as_whole_number(answer)
-    if given is None:
-        return hint(f"answer with one whole number, got {type(answer).__name__} {answer!r}.")
+    given = whole_number(answer, fill_in="replace None by a number: C3's parameters, weights and biases.")
     model = _model("modern")
     c1, c3 = model.get_layer("c1_conv"), model.get_layer("c3_conv")
     k = c3.kernel_size[0]
@@ -166,9 +156,10 @@ def check_c3_params(answer) -> bool:
             f"c3_conv.count_params() = {c3.count_params():,}). Each of the {c_out} filters "
             f"reads all {c_in} maps of S2."
         )
-    positions = _shape("modern", "c3_conv")[0] * _shape("modern", "c3_conv")[1]
+    c3_height, c3_width, _ = _shape("modern", "c3_conv")
+    positions = c3_height * c3_width
     no_bias = analysis.conv_params(k, c_in, c_out, use_bias=False)
-    candidates = [
+    mistakes = [
         (
             no_bias,
             f"you forgot the bias: each filter has one, so add {c_out}.",
@@ -206,11 +197,9 @@ def check_c3_params(answer) -> bool:
             f"the kernel is {k}x{k}: {k * k} weights per input channel, not {k}.",
         ),
     ]
-    for value, message in candidates:
-        if given == value:
-            return hint(message)
     return hint(
-        "a convolution has k*k*C_in weights per filter plus one bias per filter. For C3: "
+        first_match(given, mistakes)
+        or "a convolution has k*k*C_in weights per filter plus one bias per filter. For C3: "
         f"k = {k}, C_in = S2's channels, C_out = C3's filters."
     )
 
@@ -255,38 +244,46 @@ _OPTION_MEANS = {
 }
 
 
+@exercise_check
 def check_modern_change(answer) -> bool:
     """Check the letter of ``MODERN_CHANGE_OPTIONS`` that describes modern vs 1998 LeNet-5."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in(
-            "replace None by one letter, e.g. 'a' (the options: print(ch02.MODERN_CHANGE_QUESTION))."
-        )
-    if not isinstance(answer, str) or answer.strip().lower().rstrip(")") not in MODERN_CHANGE_OPTIONS:
-        return hint(f"answer with one letter from {', '.join(MODERN_CHANGE_OPTIONS)}, got {answer!r}.")
-    letter = answer.strip().lower().rstrip(")")
+    given = letter(
+        answer,
+        MODERN_CHANGE_OPTIONS,
+        fill_in="replace None by one letter, e.g. 'a' (the options: print(ch02.MODERN_CHANGE_QUESTION)).",
+    )
     differences = _differences()
     right = [key for key, means in _OPTION_MEANS.items() if means(differences)]
     modern, old = _model("modern"), _model("1998")
-    if letter in right:
+    params = analysis.count_params(modern)["total"]
+    if given in right:
         return correct(
-            f"{MODERN_CHANGE_OPTIONS[letter]}. ReLU does not saturate, so gradients do not fade "
+            f"{MODERN_CHANGE_OPTIONS[given]}. ReLU does not saturate, so gradients do not fade "
             "as they flow back through the layers, and max-pooling keeps the strongest response "
-            "in each window instead of blurring it. Same layers, same "
-            f"{analysis.count_params(modern)['total']:,} parameters: only the activation and the pooling changed."
+            f"in each window instead of blurring it. Same layers, same {params:,} parameters: only "
+            "the activation and the pooling changed."
         )
-    pooling = f"{type(old.get_layer('s2_pool')).__name__} -> {type(modern.get_layer('s2_pool')).__name__}"
-    activation = f"{_activation_name(old.get_layer('c1_conv'))} -> {_activation_name(modern.get_layer('c1_conv'))}"
-    messages = {
-        "a": f"half of it. Look at the pooling layers too: s2_pool is {pooling}.",
-        "b": f"half of it. Look at the activations too: c1_conv uses {activation}.",
-        "c": "compare the layers of the two models again.",
-        "d": "neither model has a BatchNormalization layer (it was invented in 2015); list "
-        "[type(l).__name__ for l in model.layers] for both.",
-        "e": f"both have {analysis.count_params(modern)['total']:,} parameters: the layer sizes "
-        "are identical (analysis.count_params on both models shows it).",
-        "f": f"both variants end in a {_activation_name(modern.get_layer('output'))} layer here: "
-        "replacing the paper's RBF units is a simplification this package applies to both.",
-    }
-    return hint(messages[letter])
+    pooling = " -> ".join(type(model.get_layer("s2_pool")).__name__ for model in (old, modern))
+    activation = " -> ".join(_activation_name(model.get_layer("c1_conv")) for model in (old, modern))
+    mistakes = [
+        ("a", f"half of it. Look at the pooling layers too: s2_pool is {pooling}."),
+        ("b", f"half of it. Look at the activations too: c1_conv uses {activation}."),
+        (
+            "d",
+            "neither model has a BatchNormalization layer (it was invented in 2015); list "
+            "[type(l).__name__ for l in model.layers] for both.",
+        ),
+        (
+            "e",
+            f"both have {params:,} parameters: the layer sizes are identical (analysis.count_params "
+            "on both models shows it).",
+        ),
+        (
+            "f",
+            f"both variants end in a {_activation_name(modern.get_layer('output'))} layer here: "
+            "replacing the paper's RBF units is a simplification this package applies to both.",
+        ),
+    ]
+    return hint(first_match(given, mistakes) or "compare the layers of the two models again.")

@@ -19,19 +19,34 @@ import functools
 import numpy as np
 
 from cv_textbook.exercises._feedback import (
-    Missing,
-    StudentError,
-    as_shape,
+    a_function,
     as_whole_number,
-    call,
     correct,
     describe_error,
-    fill_in,
+    exercise_check,
     first_match,
     hint,
-    is_placeholder,
-    unreadable_shape,
+    results_of,
+    shape,
+    shape_mistakes,
+    whole_number,
 )
+
+# Keras, cv_textbook.models and cv_textbook.analysis are imported inside the functions that need
+# them, so that importing this module stays free of Keras and TensorFlow.
+
+__all__ = [
+    "BLOCK_FILTERS",
+    "BLOCK_INPUT",
+    "BLOCK_PARAMS_QUESTION",
+    "BLOCK_SHAPE_QUESTION",
+    "BLOCK_STRIDE",
+    "DEPTH_CHECK_NS",
+    "DEPTH_QUESTION",
+    "check_block_params",
+    "check_block_shape",
+    "check_depth_formula",
+]
 
 # The block of the exercises: the first block of the CIFAR ResNet's second stage at 28x28x1.
 BLOCK_INPUT = (28, 28, 16)
@@ -107,13 +122,14 @@ def _layer_trainable(model, suffix: str) -> int:
 # ---------------------------------------------------------------------------
 
 
+@exercise_check
 def check_block_shape(answer) -> bool:
     """Check the output shape (height, width, channels) of the stride-2, 32-filter block."""
-    if is_placeholder(answer):
-        return fill_in("replace None by a tuple (height, width, channels): the block's output shape.")
-    given = as_shape(answer)
-    if given is None:
-        return unreadable_shape(answer)
+    from cv_textbook import analysis
+
+    given = shape(
+        answer, fill_in="replace None by a tuple (height, width, channels): the block's output shape."
+    )
     expected = _output_shape(_block_model("B"))
     height, width, channels = expected
     if given == expected:
@@ -124,17 +140,15 @@ def check_block_shape(answer) -> bool:
             f"still {BLOCK_INPUT[0]}x{BLOCK_INPUT[1]}x{BLOCK_INPUT[2]}, which is why this block needs "
             f"a shortcut that also outputs {shortcut_shape[0]}x{shortcut_shape[1]}x{shortcut_shape[2]}."
         )
-    if given == height * width * channels:
-        return hint("that is the number of values in the output. Give its 3-D shape (height, width, channels).")
-    if not isinstance(given, tuple) or len(given) != 3:
-        return hint(f"give three numbers (height, width, channels), got {answer!r}.")
-    from cv_textbook import analysis
-
     valid_side = analysis.conv_output_size(BLOCK_INPUT[0], 3, stride=BLOCK_STRIDE, padding="valid")
-    unstrided = _output_shape(_block_model("B", stride=1))
-    candidates = [
+    mistakes = [
+        *shape_mistakes(
+            expected,
+            answer,
+            "that is the number of values in the output. Give its 3-D shape (height, width, channels).",
+        ),
         (
-            unstrided,
+            _output_shape(_block_model("B", stride=1)),
             f"the block has stride {BLOCK_STRIDE}: its first convolution reads every second "
             "pixel, so height and width are halved.",
         ),
@@ -158,16 +172,10 @@ def check_block_shape(answer) -> bool:
             "the convolutions are padded (one pixel on each side), so a stride-2 3x3 convolution "
             f"gives exactly half of {BLOCK_INPUT[0]}, not {valid_side}.",
         ),
-        (
-            (channels, height, width),
-            "the numbers are right but in the wrong order: Keras is channels-last, (height, width, channels).",
-        ),
     ]
-    mistake = first_match(given, [(index, value) for index, (value, _) in enumerate(candidates)])
-    if mistake is not None:
-        return hint(candidates[mistake][1])
     return hint(
-        "a padded 3x3 convolution with stride s divides height and width by s; the output has one "
+        first_match(given, mistakes)
+        or "a padded 3x3 convolution with stride s divides height and width by s; the output has one "
         "channel per filter. Only the block's first convolution is strided."
     )
 
@@ -177,15 +185,12 @@ def check_block_shape(answer) -> bool:
 # ---------------------------------------------------------------------------
 
 
+@exercise_check
 def check_block_params(answer) -> bool:
     """Check the trainable parameters of the stride-2 block with option B (no conv biases)."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in("replace None by a number: the block's trainable parameters.")
-    given = as_whole_number(answer)
-    if given is None:
-        return hint(f"answer with one whole number, got {type(answer).__name__} {answer!r}.")
+    given = whole_number(answer, fill_in="replace None by a number: the block's trainable parameters.")
     block_b = _block_model("B")
     expected = _trainable(block_b)
     c_in, c_out = BLOCK_INPUT[2], BLOCK_FILTERS
@@ -201,7 +206,7 @@ def check_block_params(answer) -> bool:
             f"{expected - _trainable(_block_model('A')):,} of them; option A's zero-padding "
             "shortcut would cost nothing."
         )
-    candidates = [
+    mistakes = [
         (
             _trainable(_block_model("A")),
             "that is the block without a projection (option A's zero-padding shortcut has no "
@@ -244,11 +249,9 @@ def check_block_params(answer) -> bool:
             "each with one value per channel.",
         ),
     ]
-    for value, message in candidates:
-        if given == value:
-            return hint(message)
     return hint(
-        "add up three convolutions (3x3 C_in->C_out, 3x3 C_out->C_out, and the 1x1 projection "
+        first_match(given, mistakes)
+        or "add up three convolutions (3x3 C_in->C_out, 3x3 C_out->C_out, and the 1x1 projection "
         "C_in->C_out, all without bias) and 2 trainable values (gamma, beta) per channel of each "
         "of the three BatchNormalizations."
     )
@@ -274,73 +277,74 @@ def _weighted_layers(n: int) -> int:
     return sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) for layer in model.layers)
 
 
-def _same(value, reference) -> bool:
-    """value == reference for numbers; False for anything that does not compare as one number."""
-    try:
-        return bool(value == reference)
-    except Exception:  # arrays of several values, odd objects
-        return False
+# Formulas students write by mistake, in the order they are recognised, with their hint.
+_DEPTH_MISTAKES = (
+    (
+        lambda n: 6 * n,
+        "you forgot the two layers outside the stages: the first 3x3 convolution (the stem) and the "
+        "dense classifier at the end.",
+    ),
+    (
+        lambda n: 6 * n + 1,
+        "one layer outside the stages is missing: there is the first 3x3 convolution and the dense "
+        "classifier.",
+    ),
+    (lambda n: 3 * n + 2, "a basic block has two 3x3 convolutions, not one."),
+    (lambda n: 2 * n + 2, "the network has three stages (16, 32 and 64 filters), each with n blocks."),
+    (lambda n: 4 * n + 2, "there are three stages, each with n blocks of two convolutions."),
+    (
+        lambda n: 6 * n + 4,
+        "the paper's depth does not count shortcuts: ResNet-20 uses parameter-free (option A) "
+        "shortcuts, and the count must also hold for the plain network without any.",
+    ),
+    (
+        lambda n: 6 * n + 3,
+        "pooling layers have no weights and do not count; only the convolutions and the dense layer do.",
+    ),
+    (
+        lambda n: (n - 2) / 6,
+        "that is the inverse: it gives n from the depth. depth(n) takes n, the blocks per stage, and "
+        "returns the number of layers.",
+    ),
+)
 
 
-def _answers(function):
-    """{n: the student's depth(n)}; raises Missing, or StudentError with ``n`` set."""
-    answers = {}
-    for n in DEPTH_CHECK_NS:
-        try:
-            answers[n] = call(function, n)
-        except StudentError as error:
-            error.n = n
-            raise
-    return answers
-
-
+@exercise_check
 def check_depth_formula(answer) -> bool:
     """Check a function depth(n) -> weighted layers of a CIFAR ResNet with n blocks per stage."""
-    if is_placeholder(answer):
-        return fill_in("replace None by a function, e.g. def depth(n): return ..., and pass depth.")
-    if not callable(answer):
-        return hint(
-            f"pass the function itself (depth, without parentheses), got {type(answer).__name__} {answer!r}."
-        )
-    try:
-        given = _answers(answer)
-    except Missing:
-        return fill_in("your function still returns None: make it return the number of layers.")
-    except StudentError as error:
-        return hint(f"your function raised {describe_error(error.error)} for n = {error.n}.")
-    checks = [
-        (lambda n: 6 * n, "you forgot the two layers outside the stages: the first 3x3 convolution (the stem) "
-         "and the dense classifier at the end."),
-        (lambda n: 6 * n + 1, "one layer outside the stages is missing: there is the first 3x3 convolution "
-         "and the dense classifier."),
-        (lambda n: 3 * n + 2, "a basic block has two 3x3 convolutions, not one."),
-        (lambda n: 2 * n + 2, "the network has three stages (16, 32 and 64 filters), each with n blocks."),
-        (lambda n: 4 * n + 2, "there are three stages, each with n blocks of two convolutions."),
-        (lambda n: 6 * n + 4, "the paper's depth does not count shortcuts: ResNet-20 uses parameter-free "
-         "(option A) shortcuts, and the count must also hold for the plain network without any."),
-        (lambda n: 6 * n + 3, "pooling layers have no weights and do not count; only the convolutions and "
-         "the dense layer do."),
-        (lambda n: (n - 2) / 6, "that is the inverse: it gives n from the depth. depth(n) takes n, the blocks "
-         "per stage, and returns the number of layers."),
-    ]
-    expected = {n: _weighted_layers(n) for n in DEPTH_CHECK_NS}
-    numbers = {n: as_whole_number(value) for n, value in given.items()}
+    a_function(
+        answer,
+        fill_in="replace None by a function, e.g. def depth(n): return ..., and pass depth.",
+        example="check_depth_formula(depth) with no parentheses after depth",
+    )
+    given = results_of(
+        answer,
+        [(n,) for n in DEPTH_CHECK_NS],
+        fill_in="your function still returns None: make it return the number of layers.",
+        on_error=lambda case, error: f"your function raised {describe_error(error)} for n = {case[0]}.",
+    )
+    expected = [_weighted_layers(n) for n in DEPTH_CHECK_NS]
+    numbers = [as_whole_number(value) for value in given]
     if numbers == expected:
-        per_block = expected[2] - expected[1]
-        fixed = expected[1] - per_block
+        depth = dict(zip(DEPTH_CHECK_NS, expected))
+        per_block = depth[2] - depth[1]
+        fixed = depth[1] - per_block
         return correct(
             f"each block has 2 convolutions and there are 3 stages, so {per_block} layers per unit "
             f"of n, plus {fixed}: the first convolution and the dense layer. depth(3) = "
-            f"{expected[3]} (ResNet-20), depth(9) = {per_block * 9 + fixed} (ResNet-56), depth(18) = "
+            f"{depth[3]} (ResNet-20), depth(9) = {per_block * 9 + fixed} (ResNet-56), depth(18) = "
             f"{per_block * 18 + fixed} (ResNet-110)."
         )
-    for reference, message in checks:
-        if all(_same(given[n], reference(n)) for n in DEPTH_CHECK_NS):
-            return hint(message)
-    if any(value is None for value in numbers.values()):
-        return hint(f"your depth(n) must return a whole number of layers, got {given}.")
-    wrong = next(n for n in DEPTH_CHECK_NS if numbers[n] != expected[n])
+    mistakes = [
+        *(([formula(n) for n in DEPTH_CHECK_NS], message) for formula, message in _DEPTH_MISTAKES),
+        (
+            lambda _: None in numbers,
+            f"your depth(n) must return a whole number of layers, got {dict(zip(DEPTH_CHECK_NS, given))}.",
+        ),
+    ]
+    wrong = next(i for i, (number, right) in enumerate(zip(numbers, expected)) if number != right)
     return hint(
-        f"for n = {wrong} your function gives {given[wrong]}. Count the weighted layers: the first "
-        "convolution, two per block in each of the three stages, and the dense layer."
+        first_match(given, mistakes)
+        or f"for n = {DEPTH_CHECK_NS[wrong]} your function gives {given[wrong]}. Count the weighted "
+        "layers: the first convolution, two per block in each of the three stages, and the dense layer."
     )

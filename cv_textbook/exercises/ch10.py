@@ -15,20 +15,37 @@ The references are computed, never typed in: the shapes and parameter counts by 
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 
+from cv_textbook import metrics
 from cv_textbook.exercises._feedback import (
-    as_shape,
-    as_whole_number,
     correct,
-    fill_in,
+    exercise_check,
     first_match,
     hint,
-    is_placeholder,
-    unreadable_shape,
+    real_number,
+    shape,
+    shape_mistakes,
+    whole_number,
 )
+
+# cv_textbook.models and cv_textbook.analysis import Keras: they are imported inside the functions
+# that need them, so that importing this module stays free of Keras and TensorFlow.
+
+__all__ = [
+    "DOWN_BLOCK_SHAPE_QUESTION",
+    "IOU_QUESTION",
+    "IOU_TOLERANCE",
+    "PRED_MASK",
+    "SEPARABLE_PARAMS_QUESTION",
+    "TRUE_MASK",
+    "check_down_block_shape",
+    "check_iou_by_hand",
+    "check_separable_params",
+    "iou_mistakes",
+    "iou_reference",
+]
 
 # The notebook trains on 128x128 grey canvases with the trimap's 3 classes.
 INPUT_SHAPE = (128, 128, 1)
@@ -95,15 +112,15 @@ def _shape(layer_name: str) -> tuple:
 # ---------------------------------------------------------------------------
 
 
+@exercise_check
 def check_down_block_shape(answer) -> bool:
     """Check the output shape (height, width, channels) of down1 for a 128x128x1 canvas."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in("replace None by a tuple (height, width, channels): the first down block's output shape.")
-    given = as_shape(answer)
-    if given is None:
-        return unreadable_shape(answer)
+    given = shape(
+        answer,
+        fill_in="replace None by a tuple (height, width, channels): the first down block's output shape.",
+    )
     expected = _shape("down1_add")
     entry = _shape("entry_relu")
     conv = _shape("down1_bn2")
@@ -116,53 +133,43 @@ def check_down_block_shape(answer) -> bool:
             f"{entry[0]}x{entry[1]}x{entry[2]} input into the same {height}x{width}x{channels}, so the "
             "two can be added."
         )
-    if given == height * width * channels:
-        return hint("that is the number of values in the map. Give its 3-D shape (height, width, channels) instead.")
-    if not isinstance(given, tuple) or len(given) != 3:
-        return hint(f"give three numbers (height, width, channels), got {answer!r}.")
     valid_pool = analysis.conv_output_size(conv[0], 3, stride=2, padding="valid")
-    candidates = [
-        ("no_pool", conv, "that is the shape before the max-pooling. Its stride of 2 halves height and width."),
+    mistakes = [
+        *shape_mistakes(
+            expected,
+            answer,
+            "that is the number of values in the map. Give its 3-D shape (height, width, channels) instead.",
+        ),
+        (conv, "that is the shape before the max-pooling. Its stride of 2 halves height and width."),
         (
-            "input",
             entry,
-            "that is the block's input (the entry block's output). The block changes both the size and the channels.",
+            "that is the block's input (the entry block's output). The block changes both the size "
+            "and the channels.",
         ),
         (
-            "no_entry_stride",
             (INPUT_SHAPE[0] // 2, INPUT_SHAPE[1] // 2, channels),
             f"the entry convolution already has stride 2: the first down block receives "
             f"{entry[0]}x{entry[1]}, not {INPUT_SHAPE[0]}x{INPUT_SHAPE[1]}.",
         ),
         (
-            "input_channels",
             (height, width, entry[2]),
             f"height and width are right, but the separable convolutions have {channels} filters: "
             f"the output has {channels} channels (the projection gives the shortcut {channels} too).",
         ),
         (
-            "valid_pool",
             (valid_pool, valid_pool, channels),
             f"with padding='valid' a 3x3 pooling with stride 2 would give {valid_pool}; this block "
             f"pools with padding='same', which gives ceil({conv[0]} / 2) = {height}.",
         ),
         (
-            "two_strides",
             (height // 2, width // 2, channels),
             "only the pooling has a stride in the main path; the separable convolutions keep the size "
             "('same' padding, stride 1), and the projection's stride 2 runs in parallel, not after it.",
         ),
-        (
-            "channels_first",
-            (channels, height, width),
-            "the numbers are right but in the wrong order: Keras is channels-last, (height, width, channels).",
-        ),
     ]
-    mistake = first_match(given, [(name, value) for name, value, _ in candidates])
-    if mistake is not None:
-        return hint(next(message for name, _, message in candidates if name == mistake))
     return hint(
-        "follow the canvas: the entry convolution (stride 2) halves it, the separable convolutions "
+        first_match(given, mistakes)
+        or "follow the canvas: the entry convolution (stride 2) halves it, the separable convolutions "
         "keep the size ('same', stride 1), the max-pooling (stride 2, 'same') halves it again; the "
         "channels are the block's filters."
     )
@@ -173,15 +180,14 @@ def check_down_block_shape(answer) -> bool:
 # ---------------------------------------------------------------------------
 
 
+@exercise_check
 def check_separable_params(answer) -> bool:
     """Check the number of parameters (weights and biases) of down2_sepconv1."""
     from cv_textbook import analysis
 
-    if is_placeholder(answer):
-        return fill_in(f"replace None by a number: {SEPARABLE_LAYER}'s parameters, weights and biases.")
-    given = as_whole_number(answer)
-    if given is None:
-        return hint(f"answer with one whole number, got {type(answer).__name__} {answer!r}.")
+    given = whole_number(
+        answer, fill_in=f"replace None by a number: {SEPARABLE_LAYER}'s parameters, weights and biases."
+    )
     layer = _model().get_layer(SEPARABLE_LAYER)
     k = layer.kernel_size[0]
     c_in = int(layer.input.shape[-1])
@@ -200,12 +206,13 @@ def check_separable_params(answer) -> bool:
         )
     positions = _shape(SEPARABLE_LAYER)[0] * _shape(SEPARABLE_LAYER)[1]
     second_input = c_out  # sepconv2 reads sepconv1's output
-    candidates = [
+    mistakes = [
         (
             analysis.conv_params(k, c_in, c_out),
             f"that is a plain {k}x{k} Conv2D, where each of the {c_out} filters has its own "
             f"{k}x{k}x{c_in} kernel. A separable convolution splits it: one {k}x{k} filter per input "
-            f"channel (depthwise), then a 1x1 convolution that mixes the {c_in} channels into {c_out} (pointwise).",
+            f"channel (depthwise), then a 1x1 convolution that mixes the {c_in} channels into {c_out} "
+            "(pointwise).",
         ),
         (
             analysis.conv_params(k, c_in, c_out, use_bias=False),
@@ -244,11 +251,9 @@ def check_separable_params(answer) -> bool:
             "Weights are shared across positions; count them once.",
         ),
     ]
-    for value, message in candidates:
-        if given == value:
-            return hint(message)
     return hint(
-        "a separable convolution has a depthwise step (k*k weights per input channel), a pointwise "
+        first_match(given, mistakes)
+        or "a separable convolution has a depthwise step (k*k weights per input channel), a pointwise "
         "step (C_in*C_out weights) and one bias per output channel."
     )
 
@@ -266,15 +271,11 @@ def _counts(cls: int = IOU_CLASS):
 
 def iou_reference() -> float:
     """The IoU of ``IOU_CLASS`` for TRUE_MASK and PRED_MASK, from ``metrics.iou_per_class``."""
-    from cv_textbook import metrics
-
     return float(metrics.iou_per_class(TRUE_MASK, PRED_MASK, NUM_CLASSES)[IOU_CLASS])
 
 
 def iou_mistakes() -> list[tuple[float, str]]:
     """(value, hint) for the usual wrong answers; distinct from the reference and each other."""
-    from cv_textbook import metrics
-
     intersection, n_true, n_pred = _counts()
     union = n_true + n_pred - intersection
     per_class = metrics.iou_per_class(TRUE_MASK, PRED_MASK, NUM_CLASSES)
@@ -318,51 +319,36 @@ def iou_mistakes() -> list[tuple[float, str]]:
     ]
 
 
+@exercise_check
 def check_iou_by_hand(answer) -> bool:
     """Check the IoU of class 0 (item) for TRUE_MASK and PRED_MASK."""
-    if is_placeholder(answer):
-        return fill_in("replace None by a number between 0 and 1: the IoU of the item class.")
-    value = answer.item() if isinstance(answer, np.ndarray) and answer.ndim == 0 else answer
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return hint(f"answer with one number between 0 and 1, got {type(answer).__name__} {answer!r}.")
-    given = float(value)
+    given = real_number(
+        answer,
+        fill_in="replace None by a number between 0 and 1: the IoU of the item class.",
+        expected="one number between 0 and 1",
+    )
     expected = iou_reference()
     intersection, n_true, n_pred = _counts()
     union = n_true + n_pred - intersection
-    if not np.isfinite(given):
-        return hint(f"answer with a finite number between 0 and 1, got {answer!r}.")
     if abs(given - expected) <= IOU_TOLERANCE:
         return correct(
             f"{intersection} item pixels are right in both masks (intersection); the union is "
             f"{n_true} true + {n_pred} predicted - {intersection} counted twice = {union}; "
             f"IoU = {intersection}/{union} = {expected:.3f}."
         )
-    if 1 < given <= 100 and abs(given / 100 - expected) <= IOU_TOLERANCE:
-        return hint("that is a percentage; give the fraction between 0 and 1.")
-    for value, message in iou_mistakes():
-        if abs(given - value) <= IOU_TOLERANCE:
-            return hint(message)
-    if given == intersection:
-        return hint(f"{intersection} is the intersection, a count of pixels; divide it by the union.")
-    if given == union:
-        return hint(f"{union} is the union, a count of pixels; IoU is the intersection divided by it.")
-    if not 0 <= given <= 1:
-        return hint(f"an IoU lies between 0 and 1, got {given}.")
+    mistakes = [
+        (
+            lambda given: 1 < given <= 100 and abs(given / 100 - expected) <= IOU_TOLERANCE,
+            "that is a percentage; give the fraction between 0 and 1.",
+        ),
+        *iou_mistakes(),
+        (intersection, f"{intersection} is the intersection, a count of pixels; divide it by the union."),
+        (union, f"{union} is the union, a count of pixels; IoU is the intersection divided by it."),
+        (lambda given: not 0 <= given <= 1, f"an IoU lies between 0 and 1, got {given}."),
+    ]
     return hint(
-        "count the pixels that are 0 in TRUE_MASK, those that are 0 in PRED_MASK, and those that "
+        first_match(given, mistakes, tolerance=IOU_TOLERANCE)
+        or "count the pixels that are 0 in TRUE_MASK, those that are 0 in PRED_MASK, and those that "
         "are 0 in both (the intersection); IoU = intersection / (true + predicted - intersection)."
     )
 
-
-__all__ = [
-    "DOWN_BLOCK_SHAPE_QUESTION",
-    "IOU_QUESTION",
-    "PRED_MASK",
-    "SEPARABLE_PARAMS_QUESTION",
-    "TRUE_MASK",
-    "check_down_block_shape",
-    "check_iou_by_hand",
-    "check_separable_params",
-    "iou_mistakes",
-    "iou_reference",
-]
