@@ -96,7 +96,8 @@ def save_arrays(path: Path, settings: dict, arrays: dict[str, np.ndarray], stack
         temporary = None
     except OSError as error:
         warnings.warn(
-            f"could not write the canvas cache {path} ({error}); continuing without it.", stacklevel=stacklevel
+            f"could not write the canvas cache {path} ({error}); continuing without it.",
+            stacklevel=stacklevel,
         )
     finally:
         if temporary is not None and os.path.exists(temporary):
