@@ -281,6 +281,17 @@ def test_a_cache_file_with_wrong_arrays_or_damaged_is_made_again():
         make_detection_canvases("train", 8, size=64, max_objects=3, seed=1, progress=False)
 
 
+def test_a_cache_that_cannot_be_written_leaves_no_partial_file(monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(canvas_cache.np, "savez_compressed", disk_full)
+    with pytest.warns(UserWarning, match="could not write the canvas cache"):
+        result = make_detection_canvases("train", 8, size=64, max_objects=3, seed=1, progress=False)
+    assert len(result) == 8
+    assert list((config.data_dir() / "cache" / "detection").iterdir()) == []  # no .tmp left behind
+
+
 # --------------------------------------------------------------------------- arguments
 
 
