@@ -26,21 +26,17 @@ Fashion-MNIST *training* set (the same seeded 90/10 split as
 ``cv_textbook.data.split_validation(x, y, 0.1, seed=0)``), ``"test"`` only from the
 Fashion-MNIST *test* set. The canvases are a pure function of the settings and the seed; they
 are cached as a compressed ``.npz`` under ``data/cache/segmentation/`` whose name encodes every
-setting and which stores the settings inside, checked on every load.
+setting and which stores the settings inside, checked on every load (``cv_textbook.data.cache``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from cv_textbook import config
+from cv_textbook.checks import check_choice, check_int
+from cv_textbook.data import cache as canvas_cache
 from cv_textbook.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 CANVAS_CLASSES_TRIMAP = ("item", "background", "border")
@@ -66,24 +62,16 @@ _SPLIT_CODES = {"train": 0, "validation": 1, "test": 2}
 # --------------------------------------------------------------------------- arguments
 
 
-def _check_int(name: str, value, smallest: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < smallest:
-        raise ValueError(f"{name} must be an integer of at least {smallest} (smallest valid value: {smallest}), got {value!r}.")
-    return int(value)
-
-
 def _check_arguments(split, n, size, mode, seed, max_items) -> dict:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+    check_choice("split", split, SPLITS)
+    check_choice("mode", mode, MODES)
     return {
         "split": split,
-        "n": _check_int("n", n, 1),
-        "size": _check_int("size", size, MIN_CANVAS_SIDE),
+        "n": check_int("n", n, 1),
+        "size": check_int("size", size, MIN_CANVAS_SIDE),
         "mode": mode,
-        "seed": _check_int("seed", seed, 0),
-        "max_items": _check_int("max_items", max_items, 1),
+        "seed": check_int("seed", seed, 0),
+        "max_items": check_int("max_items", max_items, 1),
         "generator_version": GENERATOR_VERSION,
         "pool_split_seed": POOL_SPLIT_SEED,
         "pool_validation_fraction": POOL_VALIDATION_FRACTION,
@@ -99,8 +87,7 @@ def item_pool(split: str) -> tuple[str, np.ndarray]:
     Returns ``("train", indices)`` for "train" and "validation" (disjoint, together the whole
     training set) and ``("test", arange(10000))`` for "test".
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+    check_choice("split", split, SPLITS)
     if split == "test":
         return "test", np.arange(10_000)
     order = np.random.default_rng(POOL_SPLIT_SEED).permutation(60_000)
@@ -247,45 +234,12 @@ def cache_path(settings: dict) -> Path:
         f"fashion_canvases_{settings['split']}_n{settings['n']}_size{settings['size']}_{settings['mode']}"
         f"_seed{settings['seed']}_items{settings['max_items']}_v{settings['generator_version']}.npz"
     )
-    return config.data_dir() / "cache" / "segmentation" / name
+    return canvas_cache.cache_file("segmentation", name)
 
 
-def _load_cache(path: Path, settings: dict):
-    """The cached arrays if ``path`` holds canvases made with exactly ``settings``, else None."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            stored_settings = json.loads(str(stored["settings"]))
-            images, masks = stored["images"], stored["masks"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
-        warnings.warn(f"ignoring unreadable canvas cache {path} ({error}); composing the canvases again.", stacklevel=3)
-        return None
-    size, n = settings["size"], settings["n"]
-    if stored_settings != settings:
-        warnings.warn(
-            f"ignoring canvas cache {path}: it was made with other settings ({stored_settings}); "
-            "composing the canvases again.",
-            stacklevel=3,
-        )
-        return None
-    if images.shape != (n, size, size, 1) or masks.shape != (n, size, size) or images.dtype != np.uint8:
-        warnings.warn(f"ignoring canvas cache {path}: its arrays have the wrong shape.", stacklevel=3)
-        return None
-    return images, masks
-
-
-def _save_cache(path: Path, settings: dict, images, masks, item_ids) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(
-                stream, images=images, masks=masks, item_ids=item_ids, settings=np.array(json.dumps(settings))
-            )
-        os.replace(temporary, path)  # atomic: a reader never sees half a file
-    except OSError as error:
-        warnings.warn(f"could not write the canvas cache {path} ({error}); continuing without it.", stacklevel=3)
+def _expected_arrays(settings: dict) -> dict:
+    n, size = settings["n"], settings["size"]
+    return {"images": ((n, size, size, 1), np.uint8), "masks": ((n, size, size), np.uint8)}
 
 
 # --------------------------------------------------------------------------- public entry point
@@ -316,12 +270,12 @@ def make_fashion_canvases(
     settings = _check_arguments(split, n, size, mode, seed, max_items)
     path = cache_path(settings)
     if cache:
-        cached = _load_cache(path, settings)
+        cached = canvas_cache.load_arrays(path, settings, _expected_arrays(settings))
         if cached is not None:
-            return cached
+            return cached["images"], cached["masks"]
     images, masks, item_ids = _compose(settings, progress=progress)
     if cache:
-        _save_cache(path, settings, images, masks, item_ids)
+        canvas_cache.save_arrays(path, settings, {"images": images, "masks": masks, "item_ids": item_ids})
     return images, masks
 
 
