@@ -15,9 +15,9 @@ import pytest
 from cv_textbook import config
 from cv_textbook.data import FASHION_MNIST_CLASSES, detection
 from cv_textbook.data import cache as canvas_cache
+from cv_textbook.data import pipeline
 from cv_textbook.data.detection import (
     CLASS_NAMES,
-    DetectionBatches,
     DetectionCanvases,
     cache_path,
     detection_dataset,
@@ -370,9 +370,9 @@ def test_shuffled_batches_are_a_seeded_permutation():
 def test_numpy_batches_for_other_backends_equal_the_tf_data_batches(monkeypatch):
     result = canvases(count=20, size=64, max_objects=3)
     from_tf = list(detection_dataset(result, batch_size=8))
-    monkeypatch.setattr(detection.keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(pipeline.keras.backend, "backend", lambda: "jax")
     from_numpy = detection_dataset(result, batch_size=8)
-    assert isinstance(from_numpy, DetectionBatches) and isinstance(from_numpy, keras.utils.PyDataset)
+    assert isinstance(from_numpy, pipeline.NumpyBatches) and isinstance(from_numpy, keras.utils.PyDataset)
     assert len(from_numpy) == 3
     for index, (images, targets) in enumerate(from_tf):
         numpy_images, numpy_targets = from_numpy[index]

@@ -44,17 +44,15 @@ hold 2.35 garments on average (2.5 asked for).
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
-import keras
 import numpy as np
 from tqdm import tqdm  # the plain text bar: no notebook widget state
 
 from cv_textbook.checks import check_bool, check_choice, check_int, check_positive_int
 from cv_textbook.data import cache as canvas_cache
 from cv_textbook.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
-from cv_textbook.data.pipeline import prepare_images
+from cv_textbook.data.pipeline import make_dataset
 from cv_textbook.data.segmentation import (
     POOL_SPLIT_SEED,
     POOL_VALIDATION_FRACTION,
@@ -348,63 +346,21 @@ def _targets(canvases: DetectionCanvases) -> dict:
     return {"boxes": canvases.boxes, "classes": canvases.classes, "valid": canvases.valid}
 
 
-def detection_dataset(canvases: DetectionCanvases, batch_size: int, shuffle: bool = False, seed: int = 0):
-    """Batches of (float32 images in [0, 1] (B, size, size, 1), {"boxes", "classes", "valid"}).
-
-    With the TensorFlow backend a ``tf.data.Dataset`` (seeded shuffle, batch, scale, prefetch);
-    with another backend a :class:`DetectionBatches` (``keras.utils.PyDataset``) giving the same
-    batches, as ``cv_textbook.data.make_dataset`` does for classification.
-    """
+def detection_dataset(canvases: DetectionCanvases, batch_size: int, shuffle: bool = False, seed: int = 0,
+                      start_epoch: int = 0):
+    """Batches of (float32 images in [0, 1] (B, size, size, 1), {"boxes", "classes", "valid"}):
+    the package's pipeline (``cv_textbook.data.make_dataset``: a seeded ``tf.data`` shuffle, or a
+    ``keras.utils.PyDataset`` on other backends) with the canvases' targets."""
     _check_canvases(canvases)
     batch_size = check_positive_int("batch_size", batch_size)
     shuffle, seed = check_bool("shuffle", shuffle), check_int("seed", seed, 0)
-    if keras.backend.backend() == "tensorflow":
-        return _tf_dataset(canvases, batch_size, shuffle, seed)
-    return DetectionBatches(canvases, batch_size, shuffle=shuffle, seed=seed)
-
-
-def _tf_dataset(canvases: DetectionCanvases, batch_size: int, shuffle: bool, seed: int):
-    import tensorflow as tf  # only with the TensorFlow backend
-
-    dataset = tf.data.Dataset.from_tensor_slices((canvases.images, _targets(canvases)))
-    if shuffle:
-        dataset = dataset.shuffle(len(canvases), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    # uint8 until after batching: a quarter of the memory, one vectorised conversion per batch.
-    dataset = dataset.map(
-        lambda images, targets: (tf.cast(images, tf.float32) / 255.0, targets),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-class DetectionBatches(keras.utils.PyDataset):
-    """The tf.data batches of :func:`detection_dataset`, from NumPy, for backends without TensorFlow."""
-
-    def __init__(self, canvases: DetectionCanvases, batch_size: int, shuffle=False, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.images, self.targets = canvases.images, _targets(canvases)
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self.rng = np.random.default_rng(seed)
-        self.order = np.arange(len(canvases))
-        self.on_epoch_end()
-
-    def __len__(self):
-        return math.ceil(len(self.images) / self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return prepare_images(self.images[rows]), {name: array[rows] for name, array in self.targets.items()}
-
-    def on_epoch_end(self):
-        if self.shuffle:
-            self.rng.shuffle(self.order)
+    return make_dataset(canvases.images, _targets(canvases), batch_size, shuffle=shuffle, seed=seed,
+                        start_epoch=start_epoch)
 
 
 __all__ = [
     "CLASS_NAMES",
     "GENERATOR_VERSION",
-    "DetectionBatches",
     "DetectionCanvases",
     "cache_path",
     "detection_dataset",

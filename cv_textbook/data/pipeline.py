@@ -77,25 +77,40 @@ def make_dataset(
     start_epoch: int = 0,
     outputs: int = 1,
 ):
-    """Batches of (float32 images in [0, 1] with a channel axis, int labels).
+    """Batches of (float32 images in [0, 1] with a channel axis, targets).
 
+    ``y`` holds the targets: one array (labels of images or of pixels, as int32) or a dict of
+    arrays (a detector's boxes, classes, ...: integers as int32, reals as float32, bools kept).
     ``image_size`` resizes (bilinear) for networks made for larger inputs; ``augment`` picks
     from ``AUGMENTATIONS`` (horizontal flips; shifts of up to 4 pixels, padding with zeros) and is
     applied to training batches only when you ask for it. ``start_epoch`` gives the batches of a
     run resumed after that many epochs (the shuffle of epoch ``start_epoch`` comes first);
     ``outputs`` repeats the labels once per output of a model with auxiliary heads.
     """
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} images and {len(y)} labels.")
+    labels = keras.tree.map_structure(_as_target, y)
+    lengths = {len(target) for target in keras.tree.flatten(labels)}
+    if lengths != {len(x)}:
+        raise ValueError(f"x and y must have the same length, got {len(x)} images and {sorted(lengths)} targets.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     unknown = [a for a in augment if a not in AUGMENTATIONS]
     if unknown:
         raise ValueError(f"augment has unknown entries {unknown}; choose from {AUGMENTATIONS}.")
+    if augment and not isinstance(labels, np.ndarray):
+        raise ValueError("augment moves only the images: it works with one label per image, not with targets "
+                         "such as boxes, which would have to move too. Leave augment out.")
+    if outputs > 1 and not isinstance(labels, np.ndarray):
+        raise ValueError("outputs > 1 repeats one labels array per output; give a dict of targets instead.")
     images = _with_channel_axis(x)
-    labels = np.asarray(y).astype("int32")
     batches = TFBatches if keras.backend.backend() == "tensorflow" else NumpyBatches
     return batches(images, labels, batch_size, shuffle, seed, image_size, tuple(augment), outputs).dataset(start_epoch)
+
+
+def _as_target(array) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype == np.bool_:
+        return array
+    return array.astype("int32" if np.issubdtype(array.dtype, np.integer) else "float32")
 
 
 def _augmentation_seed(seed: int, batch_number, first_index, count: int):
@@ -190,7 +205,7 @@ class NumpyBatches(keras.utils.PyDataset):
         if self.augment:
             rng = np.random.default_rng(_augmentation_seed(self.seed, index, int(rows[0]), len(self.images)))
             batch = _numpy_augment(batch, self.augment, rng)
-        labels = self.labels[rows]
+        labels = keras.tree.map_structure(lambda target: target[rows], self.labels)
         return batch, (labels,) * self.outputs if self.outputs > 1 else labels
 
     def on_epoch_end(self):
