@@ -208,8 +208,9 @@ def separable_block(
             name=names.of("project", name),
         )(shortcut)
         if project_bn:
-            project_bn_layer = BatchNormalization(epsilon=settings.bn_epsilon, name=names.of("project_bn", name))
-            shortcut = project_bn_layer(shortcut)
+            shortcut = BatchNormalization(
+                epsilon=settings.bn_epsilon, name=names.of("project_bn", name)
+            )(shortcut)
     return layers.Add(name=names.of("add", name))([x, shortcut])
 
 
