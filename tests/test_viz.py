@@ -438,7 +438,8 @@ def test_plot_boxes_tells_ground_truth_from_predictions():
 
 def test_plot_boxes_skips_padding_and_low_scores():
     boxes = [[0, 0, 4, 4], [1, 1, 5, 5], [2, 2, 6, 6]]
-    figure = viz.plot_boxes(np.zeros((8, 8)), boxes, classes=[0, -1, 1], scores=[0.9, 0.9, 0.2], min_score=0.5)
+    classes, scores = [0, -1, 1], [0.9, 0.9, 0.2]
+    figure = viz.plot_boxes(np.zeros((8, 8)), boxes, classes=classes, scores=scores, min_score=0.5)
     assert _rectangles(figure.axes[0]) == [(0, 0, 4, 4, "-")]  # class -1 is Keras's padding
 
 
@@ -466,7 +467,7 @@ def test_plot_boxes_draws_into_given_axes():
         ({"boxes": [1, 2, 3, 4]}, r"`boxes` must have shape \(K, 4\).*\[box\]"),
         ({"boxes": [[5, 1, 2, 3]]}, r"x1 <= x2 and y1 <= y2; for \(y1, x1, y2, x2\) pass box_format='yxyx'"),
         ({"boxes": [[0, 0, 1, 1]], "classes": [0, 1]}, r"`classes` has 2 values for 1 boxes"),
-        ({"boxes": [[0, 0, 1, 1]], "classes": [3], "class_names": CLASSES}, r"class 3 but there are 3 class_names"),
+        ({"boxes": [[0, 0, 1, 1]], "classes": [3], "class_names": CLASSES}, r"class 3 but there are 3"),
         ({"boxes": [[0, 0, 1, 1]], "image": np.zeros((2, 8, 8, 3))}, r"for a batch use plot_boxes_grid"),
     ],
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 
-import keras
+# keras is imported inside feature_extractor: cv_textbook.models can then export it and still
+# load no framework when a model name is only checked.
 
 
 def _closest_names(name: str, model) -> str:
@@ -31,15 +32,18 @@ def _layer_output(model, name):
         ) from None
 
 
-def feature_extractor(model, layer_names) -> keras.Model:
+def feature_extractor(model, layer_names):
     """A ``keras.Model`` on ``model``'s input whose outputs are the outputs of the named layers.
 
-    One name gives a model with one output, a list (or tuple) of names a model with a list of
-    outputs in that order. The layers are ``model``'s own, not copies: the extractor shares every
-    weight with ``model``. A name that is not a layer of ``model`` raises a ValueError listing
-    the closest layer names. Only ``model``'s own layers are found, not those nested inside a
-    sub-model.
+    One name gives a model with one output, a list (or tuple) of names a model whose
+    ``outputs`` follow the list (called on a batch, Keras returns a one-element list's output as
+    a plain tensor, as for any functional model). The layers are ``model``'s own, not copies:
+    the extractor shares every weight with ``model``. A name that is not a layer of ``model``
+    raises a ValueError listing the closest layer names. Only ``model``'s own layers are found,
+    not those nested inside a sub-model.
     """
+    import keras
+
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}.")
     if isinstance(layer_names, str):

@@ -201,9 +201,9 @@ def _allow_graph_depth(num_layers: int) -> None:
 # ---------------------------------------------------------------------------- argument checks
 
 
-def _check_weight_decay(weight_decay) -> float | None:
-    weight_decay = check_number("weight_decay", weight_decay, 0, allow_none=True, hint="The paper used 1e-4.")
-    return weight_decay or None  # 0 adds no penalty: no regularizer at all
+def _l2_factor(weight_decay) -> float | None:
+    """``weight_decay`` checked; 0 adds no penalty, so it means no regularizer at all (None)."""
+    return check_number("weight_decay", weight_decay, 0, allow_none=True, hint="The paper used 1e-4.") or None
 
 
 def _cifar_blocks_per_stage(depth) -> int:
@@ -227,7 +227,7 @@ def _imagenet(depth, input_shape, num_classes, use_bias, option, plain, weight_d
     name = f"{'plain' if plain else 'resnet'}{depth}"
     check_choice("option", option, OPTIONS)
     use_bias = check_bool("use_bias", use_bias)
-    weight_decay = _check_weight_decay(weight_decay)
+    weight_decay = _l2_factor(weight_decay)
     include_top, pooling = check_top(include_top, pooling)
     input_shape = check_input_shape(input_shape, IMAGENET_MIN_SIDE, name, example=(224, 224, 3))
     num_classes = check_num_classes(num_classes)
@@ -390,7 +390,7 @@ def resnet_cifar(
     blocks = _cifar_blocks_per_stage(depth)
     check_choice("option", option, OPTIONS)
     plain = check_bool("plain", plain)
-    weight_decay = _check_weight_decay(weight_decay)
+    weight_decay = _l2_factor(weight_decay)
     include_top, pooling = check_top(include_top, pooling)
     name = f"{'plain' if plain else 'resnet'}{depth}"
     input_shape = check_input_shape(input_shape, CIFAR_MIN_SIDE, name, example=(32, 32, 3))

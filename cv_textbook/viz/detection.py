@@ -83,7 +83,7 @@ def _per_box(values, count, name, what):
     return array
 
 
-def _check_classes(classes, class_names, name):
+def _valid_classes(classes, class_names, name):
     if classes is None:
         return None
     classes = classes.astype(np.int64)
@@ -104,7 +104,7 @@ def _boxes_to_draw(boxes, classes, scores, class_names, box_format, image_shape,
     """(boxes, classes, scores) without padding (class -1) and scores below ``min_score``."""
     boxes = _xyxy(boxes, box_format, image_shape, f"{prefix}boxes")
     classes = _per_box(classes, len(boxes), f"{prefix}classes", "class")
-    classes = _check_classes(classes, class_names, f"{prefix}classes")
+    classes = _valid_classes(classes, class_names, f"{prefix}classes")
     scores = _per_box(scores, len(boxes), "scores", "score")
     keep = np.ones(len(boxes), dtype=bool)
     if classes is not None:
