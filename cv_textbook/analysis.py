@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
+from cv_textbook.checks import check_number, check_positive_int, is_int
+
 # Layer families, grouped by how their cost or geometry is computed. Built on
 # demand (not at import) so that importing this module stays cheap.
 
@@ -70,27 +72,18 @@ def _upsampling_classes():
 # ---------------------------------------------------------------------------
 
 
-def _is_int(value):
-    # bool is an int subclass, but `stride=True` is always a mistake.
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_positive_int(name, value):
-    if not _is_int(value) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer, got {value!r}; "
-            f"pass a whole number >= 1, e.g. {name}=3."
-        )
-    return int(value)
+def _positive_int(name, value):
+    """``check_positive_int`` with this module's `backquoted` names and an example value."""
+    return check_positive_int(f"`{name}`", value, hint=f"Pass a whole number >= 1, e.g. {name}=3.")
 
 
 def _check_kernel_2d(kernel_size):
     """Return (k_h, k_w) from an int or a pair of ints."""
-    if _is_int(kernel_size):
-        size = _check_positive_int("kernel_size", kernel_size)
+    if is_int(kernel_size):
+        size = _positive_int("kernel_size", kernel_size)
         return size, size
     if isinstance(kernel_size, Sequence) and len(kernel_size) == 2:
-        return tuple(_check_positive_int("kernel_size", k) for k in kernel_size)
+        return tuple(_positive_int("kernel_size", k) for k in kernel_size)
     raise ValueError(
         f"`kernel_size` must be an int or a pair (height, width), got "
         f"{kernel_size!r}; pass e.g. kernel_size=3 or kernel_size=(3, 5)."
@@ -108,14 +101,14 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0):
     ``padding`` is the number of zero pixels added on each side, or Keras'
     ``"valid"`` (no padding) or ``"same"`` (output = ceil(input / stride)).
     """
-    input_size = _check_positive_int("input_size", input_size)
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    stride = _check_positive_int("stride", stride)
+    input_size = _positive_int("input_size", input_size)
+    kernel_size = _positive_int("kernel_size", kernel_size)
+    stride = _positive_int("stride", stride)
     if padding == "same":
         return math.ceil(input_size / stride)
     if padding == "valid":
         pad = 0
-    elif _is_int(padding) and padding >= 0:
+    elif is_int(padding) and padding >= 0:
         pad = int(padding)
     else:
         raise ValueError(
@@ -136,9 +129,9 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0):
 def conv_params(kernel_size, in_channels, out_channels, use_bias=True, groups=1):
     """Number of weights of a 2-D convolution: k_h*k_w*(in/groups)*out + bias."""
     k_h, k_w = _check_kernel_2d(kernel_size)
-    in_channels = _check_positive_int("in_channels", in_channels)
-    out_channels = _check_positive_int("out_channels", out_channels)
-    groups = _check_positive_int("groups", groups)
+    in_channels = _positive_int("in_channels", in_channels)
+    out_channels = _positive_int("out_channels", out_channels)
+    groups = _positive_int("groups", groups)
     for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
         if channels % groups:
             raise ValueError(
@@ -170,7 +163,7 @@ def _window_from_item(item, index):
         )
     names = ("kernel_size", "stride", "dilation")
     return tuple(
-        _check_positive_int(f"layers[{index}].{name}", value)
+        _positive_int(f"layers[{index}].{name}", value)
         for name, value in zip(names, values)
     )
 
@@ -415,11 +408,7 @@ def format_count(n):
 
     Uses as few decimals (at most two) as keep the rounding error under 0.1 %.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)):
-        raise ValueError(
-            f"`n` must be a number, got {type(n).__name__}; pass e.g. "
-            "format_count(61706)."
-        )
+    check_number("`n`", n, hint="Pass e.g. format_count(61706).")
     if not math.isfinite(n):
         raise ValueError(f"`n` must be finite, got {n!r}; pass a real count.")
     text = str(int(n)) if float(n).is_integer() else _shortest(float(n))

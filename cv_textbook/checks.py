@@ -18,27 +18,34 @@ def is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def check_int(name: str, value, smallest: int | None = None) -> int:
+def _with_hint(message: str, hint: str | None) -> str:
+    """``hint`` (a remedy or a usual value, e.g. "The paper used 1e-4.") after the message."""
+    return f"{message} {hint}" if hint else message
+
+
+def check_int(name: str, value, smallest: int | None = None, *, hint: str | None = None) -> int:
     """``value`` as an int, or a ValueError naming ``name`` and the smallest valid value."""
     if not is_int(value) or (smallest is not None and value < smallest):
         at_least = f" of at least {smallest} (smallest valid value: {smallest})" if smallest is not None else ""
-        raise ValueError(f"{name} must be an integer{at_least}, got {value!r}.")
+        raise ValueError(_with_hint(f"{name} must be an integer{at_least}, got {value!r}.", hint))
     return int(value)
 
 
-def check_positive_int(name: str, value) -> int:
+def check_positive_int(name: str, value, *, hint: str | None = None) -> int:
     """A whole number of at least 1."""
-    return check_int(name, value, 1)
+    return check_int(name, value, 1, hint=hint)
 
 
-def check_number(name: str, value, smallest: float | None = None, *, allow_none: bool = False):
+def check_number(
+    name: str, value, smallest: float | None = None, *, allow_none: bool = False, hint: str | None = None
+):
     """A real number (not a bool) of at least ``smallest``; None passes when ``allow_none``."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (smallest is None or value >= smallest):
         expected = "None or a number" if allow_none else "a number"
         at_least = f" of at least {smallest} (smallest valid value: {smallest})" if smallest is not None else ""
-        raise ValueError(f"{name} must be {expected}{at_least}, got {value!r}.")
+        raise ValueError(_with_hint(f"{name} must be {expected}{at_least}, got {value!r}.", hint))
     return float(value)
 
 

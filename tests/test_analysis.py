@@ -61,7 +61,7 @@ def test_explicit_padding_matches_formula():
 
 
 def test_conv_output_size_rejects_bad_input_size():
-    with pytest.raises(ValueError, match="`input_size` must be a positive integer"):
+    with pytest.raises(ValueError, match="`input_size` must be an integer of at least 1.*e.g. input_size=3"):
         conv_output_size(0, 3)
 
 
@@ -76,7 +76,7 @@ def test_conv_output_size_rejects_unknown_padding():
 
 
 def test_conv_output_size_rejects_zero_stride():
-    with pytest.raises(ValueError, match="`stride` must be a positive integer"):
+    with pytest.raises(ValueError, match="`stride` must be an integer of at least 1"):
         conv_output_size(8, 3, stride=0)
 
 
@@ -137,7 +137,7 @@ def test_receptive_field_of_nothing_is_one_pixel():
 
 
 def test_receptive_field_rejects_zero_stride_naming_the_entry():
-    with pytest.raises(ValueError, match=r"`layers\[1\]\.stride` must be a positive"):
+    with pytest.raises(ValueError, match=r"`layers\[1\]\.stride` must be an integer of at least 1"):
         receptive_field([(3, 1), (3, 0)])
 
 

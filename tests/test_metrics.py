@@ -1,10 +1,11 @@
-"""Segmentation metrics against values worked out by hand."""
+"""The confusion matrix and the segmentation metrics against values worked out by hand."""
 
 import keras
 import numpy as np
 import pytest
 
-from cv_textbook.metrics import SparseMeanIoU, confusion_matrix_pixels, iou_per_class, mean_iou, pixel_accuracy
+from cv_textbook import metrics
+from cv_textbook.metrics import SparseMeanIoU, confusion_matrix, iou_per_class, mean_iou, pixel_accuracy
 
 # One 2×3 "image". Rows of the confusion matrix are true classes, columns predictions:
 #   true 0: predicted 0, 1      -> [1, 1, 0]
@@ -24,8 +25,38 @@ def _probabilities(labels, num_classes, seed=0):
     return scores / scores.sum(axis=-1, keepdims=True)
 
 
+def test_confusion_matrix_counts_true_rows_predicted_columns():
+    # pairs (true, predicted): (0,0) (0,1) (1,1) (2,2) (2,2) (2,0)
+    matrix = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
+    assert matrix.dtype.kind == "i"
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+
+
+def test_one_confusion_matrix_counts_images_and_pixels_alike():
+    # The 2×3 image's six pixels (hand counts at the top of the file), as a mask and as six examples.
+    by_hand = [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    np.testing.assert_array_equal(confusion_matrix(Y_TRUE, Y_PRED, 3), by_hand)
+    as_examples = confusion_matrix(Y_TRUE.ravel().tolist(), Y_PRED.ravel().tolist(), 3)
+    np.testing.assert_array_equal(as_examples, by_hand)
+    # scores (N, classes) are reduced with argmax
+    np.testing.assert_array_equal(confusion_matrix([0, 1], [[0.9, 0.1], [0.2, 0.8]], 2), [[1, 0], [0, 1]])
+
+
+def test_confusion_matrix_rejects_out_of_range_class():
+    with pytest.raises(ValueError, match=r"y_pred holds class 3, outside 0\.\.2 .*raise num_classes or fix"):
+        confusion_matrix([0, 1], [0, 3], 3)
+
+
+def test_metrics_package_reexports_every_task_module():
+    from cv_textbook.metrics import classification, segmentation
+
+    for module in (classification, segmentation):
+        for name in module.__all__:
+            assert name in metrics.__all__ and getattr(metrics, name) is getattr(module, name)
+
+
 def test_hand_computed_values():
-    np.testing.assert_array_equal(confusion_matrix_pixels(Y_TRUE, Y_PRED, 3), [[1, 1, 0], [0, 2, 0], [1, 0, 1]])
+    np.testing.assert_array_equal(confusion_matrix(Y_TRUE, Y_PRED, 3), [[1, 1, 0], [0, 2, 0], [1, 0, 1]])
     np.testing.assert_allclose(iou_per_class(Y_TRUE, Y_PRED, 3), [1 / 3, 2 / 3, 1 / 2])
     assert mean_iou(Y_TRUE, Y_PRED, 3) == pytest.approx(0.5)
     assert pixel_accuracy(Y_TRUE, Y_PRED) == pytest.approx(4 / 6)
@@ -53,7 +84,7 @@ def test_probabilities_are_turned_into_classes_with_argmax():
     assert pixel_accuracy(Y_TRUE, probabilities) == pytest.approx(4 / 6)
     # labels with a trailing channel axis, as masks often come
     assert mean_iou(Y_TRUE[..., None], probabilities, 3) == pytest.approx(0.5)
-    np.testing.assert_array_equal(confusion_matrix_pixels(Y_TRUE[..., None], Y_PRED[..., None], 3).sum(), 6)
+    np.testing.assert_array_equal(confusion_matrix(Y_TRUE[..., None], Y_PRED[..., None], 3).sum(), 6)
 
 
 @pytest.mark.parametrize(

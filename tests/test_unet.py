@@ -111,7 +111,7 @@ def test_unet_xception_grayscale_any_classes_and_custom_filters():
         ({"input_shape": (36, 36, 1), "filters": (8, 16, 32)}, r"multiples of 8 for this network, e\.g\. 32 or 40"),
         ({"num_classes": 1}, r"num_classes must be an integer of at least 2"),
         ({"filters": (32,)}, r"filters must be a sequence of at least 2 positive integers"),
-        ({"residual_projection": "yes"}, r"residual_projection must be one of \(True, False\)"),
+        ({"residual_projection": "yes"}, r"residual_projection must be True or False, got 'yes'"),
     ],
 )
 def test_unet_xception_bad_arguments_raise_helpful_errors(kwargs, message):

@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cv_textbook import viz  # noqa: E402
+from cv_textbook import metrics, viz  # noqa: E402
+from cv_textbook.viz import classification, common, detection, segmentation  # noqa: E402
 
 layers = keras.layers
 CLASSES = ["cat", "dog", "bird"]
@@ -167,15 +168,22 @@ def test_image_grid_predictions_need_labels():
 # --- confusion matrix -------------------------------------------------------
 
 
-def test_confusion_matrix_counts_true_rows_predicted_columns():
-    matrix = viz.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
-    assert matrix.dtype.kind == "i"
-    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+def test_viz_confusion_matrix_is_the_one_in_metrics():
+    # The notebooks call viz.confusion_matrix; tests/test_metrics.py checks its counts.
+    assert viz.confusion_matrix is metrics.confusion_matrix
 
 
-def test_confusion_matrix_rejects_out_of_range_class():
-    with pytest.raises(ValueError, match="`y_pred` contains class 3 outside 0..2"):
-        viz.confusion_matrix([0, 1], [0, 3], 3)
+def test_plot_confusion_matrix_rejects_out_of_range_class():
+    with pytest.raises(ValueError, match=r"y_pred holds class 3, outside 0\.\.2"):
+        viz.plot_confusion_matrix([0, 1], [0, 3], CLASSES)
+
+
+def test_plot_confusion_matrix_takes_one_hot_labels_and_scores():
+    one_hot = np.eye(3)[[0, 0, 1]]
+    scores = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])  # argmax 0, 0, 2
+    figure = viz.plot_confusion_matrix(one_hot, scores, CLASSES, normalize=False)
+    cells = [text.get_text() for text in figure.axes[0].texts]
+    assert cells == ["2", "0", "0", "0", "0", "1", "0", "0", "0"]
 
 
 def test_plot_confusion_matrix_row_normalised_annotations():
@@ -264,7 +272,7 @@ def test_plot_model_writes_png_with_graphviz(tiny_cnn, tmp_path):
 def test_plot_model_returns_ipython_image_inside_jupyter(tiny_cnn, tmp_path, monkeypatch):
     from IPython.display import Image
 
-    monkeypatch.setattr(viz, "_in_ipython", lambda: True)
+    monkeypatch.setattr(common, "_in_ipython", lambda: True)
     result = viz.plot_model(tiny_cnn, to_file=tmp_path / "tiny.png")
     assert isinstance(result, Image)
     assert result.filename == str(tmp_path / "tiny.png")
@@ -286,7 +294,7 @@ def test_plot_model_falls_back_to_summary_without_graphviz(
 
 
 def test_plot_model_falls_back_when_dot_program_is_missing(tiny_cnn, monkeypatch, capsys):
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(common.shutil, "which", lambda name: None)
     assert viz.plot_model(tiny_cnn) is None
     assert "Graphviz is not installed" in capsys.readouterr().out
 
@@ -352,7 +360,7 @@ def test_segmentation_overlays_reject_mismatched_inputs():
         viz.plot_segmentation_overlays(images, true, predicted, CLASSES[:2])
     with pytest.raises(ValueError, match="4 scores per pixel"):
         viz.plot_segmentation_overlays(images, true, np.zeros((3, 6, 6, 4)), CLASSES)
-    with pytest.raises(ValueError, match="`n` must be a positive int"):
+    with pytest.raises(ValueError, match="`n` must be an integer of at least 1"):
         viz.plot_segmentation_overlays(images, true, predicted, CLASSES, n=0)
 
 
@@ -379,3 +387,127 @@ def test_iou_per_class_draws_into_given_axes_and_checks_lengths():
         viz.plot_iou_per_class([0.1, 0.2], CLASSES)
     with pytest.raises(ValueError, match="between 0 and 1"):
         viz.plot_iou_per_class([0.1, 2.0, 0.3], CLASSES)
+
+
+# --- detection --------------------------------------------------------------
+
+
+def _rectangles(ax):
+    """(x, y, width, height, linestyle) of every box drawn on the axes."""
+    from matplotlib.patches import Rectangle
+
+    return [
+        (patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height(), patch.get_linestyle())
+        for patch in ax.patches
+        if isinstance(patch, Rectangle)
+    ]
+
+
+def _legend_texts(legend):
+    return [text.get_text() for text in legend.get_texts()]
+
+
+def test_plot_boxes_draws_pixel_corner_boxes_with_class_and_score_labels():
+    image = np.zeros((20, 30, 3), dtype=np.uint8)  # H 20, W 30
+    boxes = [[2, 3, 12, 8], [0, 0, 30, 20]]  # (x1, y1, x2, y2); the second frames the whole image
+    figure = viz.plot_boxes(image, boxes, classes=[1, 0], scores=[0.87, 0.5], class_names=CLASSES)
+    assert _renders(figure)
+    ax = figure.axes[0]
+    # Pixel corners on whole coordinates: the image spans x 0..30, y 0..20 (y down).
+    assert list(ax.images[0].get_extent()) == [0, 30, 20, 0]
+    assert _rectangles(ax) == [(2, 3, 10, 5, "-"), (0, 0, 30, 20, "-")]
+    assert [text.get_text() for text in ax.texts] == ["dog 0.87", "cat 0.50"]
+    assert ax.get_title() == "2 predicted"
+    assert _legend_texts(ax.get_legend()) == CLASSES  # only predictions: no line-style entries
+
+
+def test_plot_boxes_tells_ground_truth_from_predictions():
+    image = np.zeros((20, 20))
+    figure = viz.plot_boxes(
+        image, [[1, 1, 9, 9]], classes=[2], scores=[0.9], class_names=CLASSES,
+        true_boxes=[[2, 2, 10, 10]], true_classes=[2],
+    )  # fmt: skip
+    ax = figure.axes[0]
+    assert sorted(_rectangles(ax), key=lambda r: r[4]) == [(1, 1, 8, 8, "-"), (2, 2, 8, 8, "--")]
+    truth, prediction = ax.patches  # ground truth first, so predictions are drawn on top
+    assert truth.get_edgecolor() == prediction.get_edgecolor()  # same class, same colour
+    assert sorted(text.get_text() for text in ax.texts) == ["bird", "bird 0.90"]
+    assert _legend_texts(ax.get_legend())[:2] == ["predicted", "ground truth"]
+    assert ax.get_title() == "1 predicted, 1 true"
+
+
+def test_plot_boxes_skips_padding_and_low_scores():
+    boxes = [[0, 0, 4, 4], [1, 1, 5, 5], [2, 2, 6, 6]]
+    classes, scores = [0, -1, 1], [0.9, 0.9, 0.2]
+    figure = viz.plot_boxes(np.zeros((8, 8)), boxes, classes=classes, scores=scores, min_score=0.5)
+    assert _rectangles(figure.axes[0]) == [(0, 0, 4, 4, "-")]  # class -1 is Keras's padding
+
+
+def test_plot_boxes_converts_other_box_formats_with_keras():
+    image = np.zeros((20, 30))
+    for boxes, box_format in (
+        ([[3, 2, 8, 12]], "yxyx"),
+        ([[2, 3, 10, 5]], "xywh"),
+        ([[2 / 30, 3 / 20, 12 / 30, 8 / 20]], "rel_xyxy"),
+    ):
+        (x, y, width, height, _), = _rectangles(viz.plot_boxes(image, boxes, box_format=box_format).axes[0])
+        np.testing.assert_allclose([x, y, width, height], [2, 3, 10, 5], atol=1e-5)
+
+
+def test_plot_boxes_draws_into_given_axes():
+    host = common._new_figure((3, 3))
+    ax = host.add_subplot()
+    assert viz.plot_boxes(np.zeros((8, 8)), [[1, 1, 3, 3]], ax=ax) is host
+    assert len(_rectangles(ax)) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"boxes": [1, 2, 3, 4]}, r"`boxes` must have shape \(K, 4\).*\[box\]"),
+        ({"boxes": [[5, 1, 2, 3]]}, r"x1 <= x2 and y1 <= y2; for \(y1, x1, y2, x2\) pass box_format='yxyx'"),
+        ({"boxes": [[0, 0, 1, 1]], "classes": [0, 1]}, r"`classes` has 2 values for 1 boxes"),
+        ({"boxes": [[0, 0, 1, 1]], "classes": [3], "class_names": CLASSES}, r"class 3 but there are 3"),
+        ({"boxes": [[0, 0, 1, 1]], "image": np.zeros((2, 8, 8, 3))}, r"for a batch use plot_boxes_grid"),
+    ],
+)
+def test_plot_boxes_rejects_bad_input_with_a_remedy(kwargs, message):
+    arguments = {"image": np.zeros((8, 8))} | kwargs
+    with pytest.raises(ValueError, match=message):
+        viz.plot_boxes(**arguments)
+
+
+def test_plot_boxes_grid_one_panel_per_image_ragged_or_padded():
+    images = np.zeros((3, 16, 16, 3), dtype=np.uint8)
+    predicted = [[[1, 1, 8, 8]], np.zeros((0, 4)), [[2, 2, 6, 6], [3, 3, 9, 9]]]  # 1, 0 and 2 boxes
+    padded_truth = np.array([[[1, 1, 9, 9], [0, 0, 0, 0]]] * 3)  # one real box each, then padding
+    figure = viz.plot_boxes_grid(
+        images, predicted, classes=[[0], [], [1, 2]], scores=[[0.9], [], [0.8, 0.7]], class_names=CLASSES,
+        true_boxes=padded_truth, true_classes=[[0, -1]] * 3, n_cols=2,
+    )  # fmt: skip
+    assert _renders(figure)
+    assert len(figure.axes) == 3
+    assert [ax.get_title() for ax in figure.axes] == [
+        "0: 1 predicted, 1 true",
+        "1: 0 predicted, 1 true",
+        "2: 2 predicted, 1 true",
+    ]
+    assert [len(_rectangles(ax)) for ax in figure.axes] == [2, 1, 3]
+    assert _legend_texts(figure.legends[0]) == ["predicted", "ground truth", *CLASSES]
+
+
+def test_plot_boxes_grid_needs_one_entry_per_image():
+    with pytest.raises(ValueError, match="`boxes` has 1 entries for 2 images"):
+        viz.plot_boxes_grid(np.zeros((2, 8, 8)), [[[0, 0, 1, 1]]])
+    with pytest.raises(ValueError, match="pass `boxes`"):
+        viz.plot_boxes_grid(np.zeros((2, 8, 8)))
+
+
+# --- the package ------------------------------------------------------------
+
+
+def test_viz_reexports_every_plot_of_every_task_module():
+    for module in (common, classification, segmentation, detection):
+        for name in module.__all__:
+            assert name in viz.__all__ and getattr(viz, name) is getattr(module, name), name
+    assert {"plot_segmentation_overlays", "plot_iou_per_class", "plot_boxes"} <= set(viz.__all__)

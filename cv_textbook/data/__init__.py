@@ -5,9 +5,9 @@ The pipeline functions load Keras on first use, so that checking the data files 
 
 import importlib
 
+from cv_textbook.data.errors import DatasetError
 from cv_textbook.data.fashion_mnist import (
     FASHION_MNIST_CLASSES,
-    DatasetError,
     fashion_mnist_source,
     load_fashion_mnist,
     locate_fashion_mnist,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cv_textbook import config
+from cv_textbook.data.errors import DatasetError  # also importable from here, as callers did before
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -69,10 +70,6 @@ REMEDY = (
     "To fix it: delete this file and " + _GET_THE_FILES + "; with internet access, deleting it is "
     "enough: load_fashion_mnist() then downloads a fresh copy through Keras."
 )
-
-
-class DatasetError(RuntimeError):
-    """A dataset file is missing, truncated or not the genuine file."""
 
 
 def search_dirs() -> list[Path]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cv_textbook.data.fashion_mnist import DatasetError
+from cv_textbook.data.errors import DatasetError
 
 OXFORD_PETS_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/"
 OXFORD_PETS_CLASSES = ("pet", "background", "border")  # trimap labels 1..3, shifted to 0..2

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from cv_textbook.checks import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="cv_textbook")
 class ZeroPadShortcut(keras.layers.Layer):
@@ -24,12 +26,8 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def __init__(self, out_channels: int, stride: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(out_channels, int) or isinstance(out_channels, bool) or out_channels < 1:
-            raise ValueError(f"out_channels must be a positive integer, got {out_channels!r}.")
-        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-            raise ValueError(f"stride must be a positive integer (smallest valid value: 1), got {stride!r}.")
-        self.out_channels = out_channels
-        self.stride = stride
+        self.out_channels = check_positive_int("out_channels", out_channels)
+        self.stride = check_positive_int("stride", stride)
 
     def build(self, input_shape):
         channels = input_shape[-1]

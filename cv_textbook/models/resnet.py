@@ -30,18 +30,35 @@ ResNet-50/101/152 at 224×224×3: total 25,636,712 / 44,707,176 / 60,419,944 (= 
 with ``use_bias=False`` ResNet-18/34/50 have 11,689,512 / 21,797,672 / 25,557,032 trainable
 (= torchvision). CIFAR option A at 32×32×3, 10 classes: ResNet-20/32/44/56/110/1202 have
 269,722 / 464,154 / 658,586 / 853,018 / 1,727,962 / 19,421,274 trainable; the plain nets the same.
+
+Backbones: every builder takes keras.applications' ``include_top`` and ``pooling``.
+``include_top=False`` leaves out the classifier (global average pooling and the dense layer) and
+returns the last feature map (``conv5_block3_out`` of ResNet-50, 7×7×2048 at 224×224);
+``pooling="avg"`` or ``"max"`` then adds ``GlobalAveragePooling2D`` (``avg_pool``) or
+``GlobalMaxPooling2D`` (``max_pool``); with ``include_top=True`` ``pooling`` is ignored. ResNet-50
+without its top has 23,587,712 parameters, as keras.applications'.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
-from dataclasses import dataclass
 
 import keras
 from keras import layers
 
-from cv_textbook.models._checks import check_choice, check_input_shape, check_num_classes
-from cv_textbook.models.layers import BatchNormalization, ZeroPadShortcut
+from cv_textbook.checks import (
+    check_bool,
+    check_choice,
+    check_input_shape,
+    check_num_classes,
+    check_number,
+    check_top,
+    is_int,
+)
+from cv_textbook.models.blocks import ConvSettings, conv_bn, global_pooling
+from cv_textbook.models.layers import ZeroPadShortcut
 
 OPTIONS = ("A", "B", "C")
 BN_EPSILON = 1.001e-5  # keras.applications' value
@@ -64,47 +81,19 @@ IMAGENET_MIN_SIDE = 32
 CIFAR_MIN_SIDE = 4
 
 
-@dataclass(frozen=True)
-class ConvSettings:
-    """How every convolution of a model is made: bias, initialiser, L2 weight decay."""
+# Every ResNet convolution: He initialisation (the paper) and keras.applications' BN epsilon;
+# the builders set the bias and the weight decay.
+SETTINGS = ConvSettings(kernel_initializer="he_normal", bn_epsilon=BN_EPSILON)
 
-    use_bias: bool = True
-    kernel_initializer: str = "he_normal"
-    weight_decay: float | None = None
-
-    def regularizer(self):
-        return keras.regularizers.L2(self.weight_decay) if self.weight_decay else None
+# ResNet pads a strided 3×3 or 7×7 convolution by hand, symmetrically (see ``blocks.conv_bn``).
+_conv_bn = functools.partial(conv_bn, padding="symmetric")
 
 
-def conv_bn(x, filters: int, kernel: int, stride: int, name: str, settings: ConvSettings, relu: bool = True):
-    """Convolution → BatchNormalization (→ ReLU); layers ``{name}_conv``, ``_bn``, ``_relu``."""
-    if kernel > 1 and stride > 1:
-        # Symmetric padding: Keras's "same" would pad only bottom/right for even maps.
-        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-        padding = "valid"
-    else:
-        padding = "same" if kernel > 1 else "valid"
-    x = layers.Conv2D(
-        filters,
-        kernel,
-        strides=stride,
-        padding=padding,
-        use_bias=settings.use_bias,
-        kernel_initializer=settings.kernel_initializer,
-        kernel_regularizer=settings.regularizer(),
-        name=f"{name}_conv",
-    )(x)
-    x = BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    if relu:
-        x = layers.Activation("relu", name=f"{name}_relu")(x)
-    return x
-
-
-def shortcut(x, out_channels: int, stride: int, option: str, name: str, settings: ConvSettings):
+def shortcut(x, out_channels: int, stride: int, option: str, name: str, settings: ConvSettings = SETTINGS):
     """The shortcut of a block whose residual branch outputs ``out_channels`` maps at ``stride``."""
     reshapes = stride != 1 or x.shape[-1] != out_channels
     if option == "C" or (option == "B" and reshapes):
-        return conv_bn(x, out_channels, 1, stride, f"{name}_0", settings, relu=False)
+        return _conv_bn(x, out_channels, 1, stride, f"{name}_0", settings, relu=False)
     if option == "A" and reshapes:
         return ZeroPadShortcut(out_channels, stride, name=f"{name}_0_zeropad")(x)
     return x
@@ -117,20 +106,20 @@ def _merge(shortcut_x, x, name: str):
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def basic_block(x, filters: int, stride: int, name: str, option="B", plain=False, settings=ConvSettings()):
+def basic_block(x, filters: int, stride: int, name: str, option="B", plain=False, settings=SETTINGS):
     """Two 3×3 convolutions (ResNet-18/34 and the CIFAR nets); output ``filters`` maps."""
     short = None if plain else shortcut(x, filters, stride, option, name, settings)
-    x = conv_bn(x, filters, 3, stride, f"{name}_1", settings)
-    x = conv_bn(x, filters, 3, 1, f"{name}_2", settings, relu=False)
+    x = _conv_bn(x, filters, 3, stride, f"{name}_1", settings)
+    x = _conv_bn(x, filters, 3, 1, f"{name}_2", settings, relu=False)
     return _merge(short, x, name)
 
 
-def bottleneck_block(x, filters: int, stride: int, name: str, option="B", plain=False, settings=ConvSettings()):
+def bottleneck_block(x, filters: int, stride: int, name: str, option="B", plain=False, settings=SETTINGS):
     """1×1 reduce (with the stride, as keras.applications) → 3×3 → 1×1 expand to 4·``filters``."""
     short = None if plain else shortcut(x, 4 * filters, stride, option, name, settings)
-    x = conv_bn(x, filters, 1, stride, f"{name}_1", settings)
-    x = conv_bn(x, filters, 3, 1, f"{name}_2", settings)
-    x = conv_bn(x, 4 * filters, 1, 1, f"{name}_3", settings, relu=False)
+    x = _conv_bn(x, filters, 1, stride, f"{name}_1", settings)
+    x = _conv_bn(x, filters, 3, 1, f"{name}_2", settings)
+    x = _conv_bn(x, 4 * filters, 1, 1, f"{name}_3", settings, relu=False)
     return _merge(short, x, name)
 
 
@@ -138,24 +127,13 @@ BLOCKS = {"basic": basic_block, "bottleneck": bottleneck_block}
 
 
 def _imagenet_stem(x, settings: ConvSettings):
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = layers.Conv2D(
-        64,
-        7,
-        strides=2,
-        use_bias=settings.use_bias,
-        kernel_initializer=settings.kernel_initializer,
-        kernel_regularizer=settings.regularizer(),
-        name="conv1_conv",
-    )(x)
-    x = BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
-    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = _conv_bn(x, 64, 7, 2, "conv1", settings)  # conv1_pad (3 pixels), conv1_conv, _bn, _relu
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
 def _cifar_stem(x, settings: ConvSettings):
-    return conv_bn(x, CIFAR_FILTERS[0], 3, 1, "conv1", settings)
+    return _conv_bn(x, CIFAR_FILTERS[0], 3, 1, "conv1", settings)
 
 
 STEMS = {"imagenet": _imagenet_stem, "cifar": _cifar_stem}
@@ -171,12 +149,15 @@ def build_resnet(
     stages,
     option: str = "B",
     plain: bool = False,
-    settings: ConvSettings = ConvSettings(),
+    settings: ConvSettings = SETTINGS,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """The shared builder. ``stages`` is the stack as data: one ``(filters, blocks, stride)`` per
     stage, named conv2, conv3, ...; e.g. ResNet-50 is ``stem="imagenet"``, ``block="bottleneck"``,
-    ``stages=((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))``. Arguments are checked by the
-    public builders."""
+    ``stages=((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))``. ``include_top`` and
+    ``pooling`` as keras.applications (module docstring). Arguments are checked by the public
+    builders."""
     _allow_graph_depth(sum(blocks for _, blocks, _ in stages) * 8 + 20)
     inputs = keras.Input(shape=input_shape, name="image")
     x = STEMS[stem](inputs, settings)
@@ -192,16 +173,19 @@ def build_resnet(
                 plain=plain,
                 settings=settings,
             )
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    # float32 output keeps the softmax and the loss exact under mixed precision.
-    outputs = layers.Dense(
-        num_classes,
-        activation="softmax",
-        kernel_regularizer=settings.regularizer(),
-        dtype="float32",
-        name="predictions",
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        # float32 output keeps the softmax and the loss exact under mixed precision.
+        x = layers.Dense(
+            num_classes,
+            activation="softmax",
+            kernel_regularizer=settings.regularizer(),
+            dtype="float32",
+            name="predictions",
+        )(x)
+    else:
+        x = global_pooling(x, pooling)
+    return keras.Model(inputs, x, name=name)
 
 
 def _allow_graph_depth(num_layers: int) -> None:
@@ -217,26 +201,14 @@ def _allow_graph_depth(num_layers: int) -> None:
 # ---------------------------------------------------------------------------- argument checks
 
 
-def _check_weight_decay(weight_decay) -> float | None:
-    if weight_decay is None:
-        return None
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(
-            "weight_decay must be None or a number of at least 0 (smallest valid value: 0; "
-            f"the paper used 1e-4), got {weight_decay!r}."
-        )
-    return float(weight_decay) or None
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}.")
-    return value
+def _l2_factor(weight_decay) -> float | None:
+    """``weight_decay`` checked; 0 adds no penalty, so it means no regularizer at all (None)."""
+    return check_number("weight_decay", weight_decay, 0, allow_none=True, hint="The paper used 1e-4.") or None
 
 
 def _cifar_blocks_per_stage(depth) -> int:
     """n of a 6n+2-layer CIFAR ResNet, or a ValueError naming the nearest valid depths."""
-    if not isinstance(depth, int) or isinstance(depth, bool):
+    if not is_int(depth):
         raise ValueError(f"depth must be an integer 6n+2 such as {CIFAR_DEPTHS}, got {depth!r}.")
     if depth >= 8 and (depth - 2) % 6 == 0:
         return (depth - 2) // 6
@@ -251,16 +223,17 @@ def _cifar_blocks_per_stage(depth) -> int:
 # ---------------------------------------------------------------------------- ImageNet layout
 
 
-def _imagenet(depth, input_shape, num_classes, use_bias, option, plain, weight_decay) -> keras.Model:
+def _imagenet(depth, input_shape, num_classes, use_bias, option, plain, weight_decay, include_top, pooling):
     name = f"{'plain' if plain else 'resnet'}{depth}"
     check_choice("option", option, OPTIONS)
-    use_bias = _check_bool("use_bias", use_bias)
-    weight_decay = _check_weight_decay(weight_decay)
+    use_bias = check_bool("use_bias", use_bias)
+    weight_decay = _l2_factor(weight_decay)
+    include_top, pooling = check_top(include_top, pooling)
     input_shape = check_input_shape(input_shape, IMAGENET_MIN_SIDE, name, example=(224, 224, 3))
     num_classes = check_num_classes(num_classes)
     block, blocks = IMAGENET_STACKS[depth]
     stages = tuple(zip(IMAGENET_FILTERS, blocks, (1, 2, 2, 2)))
-    settings = ConvSettings(use_bias=use_bias, weight_decay=weight_decay)
+    settings = dataclasses.replace(SETTINGS, use_bias=use_bias, weight_decay=weight_decay)
     return build_resnet(
         name,
         input_shape,
@@ -271,6 +244,8 @@ def _imagenet(depth, input_shape, num_classes, use_bias, option, plain, weight_d
         option=option,
         plain=plain,
         settings=settings,
+        include_top=include_top,
+        pooling=pooling,
     )
 
 
@@ -280,13 +255,17 @@ def resnet18(
     use_bias: bool = True,
     option: str = "B",
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """ResNet-18 (He et al., 2015), ImageNet layout: basic blocks [2, 2, 2, 2].
 
     ``use_bias=False`` gives torchvision's 11,689,512 parameters; ``option`` picks the shortcut
     where the shape changes ("A" zero-padding, "B" projection, "C" projection everywhere).
     """
-    return _imagenet(18, input_shape, num_classes, use_bias, option, False, weight_decay)
+    return _imagenet(
+        18, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+    )
 
 
 def resnet34(
@@ -295,12 +274,16 @@ def resnet34(
     use_bias: bool = True,
     option: str = "B",
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """ResNet-34 (He et al., 2015), ImageNet layout: basic blocks [3, 4, 6, 3].
 
     ``use_bias=False`` gives torchvision's 21,797,672 parameters; Table 3 compares options A, B, C.
     """
-    return _imagenet(34, input_shape, num_classes, use_bias, option, False, weight_decay)
+    return _imagenet(
+        34, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+    )
 
 
 def resnet50(
@@ -309,13 +292,17 @@ def resnet50(
     use_bias: bool = True,
     option: str = "B",
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """ResNet-50 (He et al., 2015), ImageNet layout: bottleneck blocks [3, 4, 6, 3].
 
     Same layers, names and 25,636,712 parameters as keras.applications.ResNet50; with
     ``use_bias=False`` torchvision's 25,557,032.
     """
-    return _imagenet(50, input_shape, num_classes, use_bias, option, False, weight_decay)
+    return _imagenet(
+        50, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+    )
 
 
 def resnet101(
@@ -324,12 +311,16 @@ def resnet101(
     use_bias: bool = True,
     option: str = "B",
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """ResNet-101 (He et al., 2015), ImageNet layout: bottleneck blocks [3, 4, 23, 3].
 
     Same layers, names and 44,707,176 parameters as keras.applications.ResNet101.
     """
-    return _imagenet(101, input_shape, num_classes, use_bias, option, False, weight_decay)
+    return _imagenet(
+        101, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+    )
 
 
 def resnet152(
@@ -338,12 +329,16 @@ def resnet152(
     use_bias: bool = True,
     option: str = "B",
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """ResNet-152 (He et al., 2015), ImageNet layout: bottleneck blocks [3, 8, 36, 3].
 
     Same layers, names and 60,419,944 parameters as keras.applications.ResNet152.
     """
-    return _imagenet(152, input_shape, num_classes, use_bias, option, False, weight_decay)
+    return _imagenet(
+        152, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+    )
 
 
 def plain18(
@@ -351,9 +346,11 @@ def plain18(
     num_classes: int = 1000,
     use_bias: bool = True,
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """Plain-18 (He et al., 2015): ResNet-18's layers without shortcuts, the paper's baseline."""
-    return _imagenet(18, input_shape, num_classes, use_bias, "B", True, weight_decay)
+    return _imagenet(18, input_shape, num_classes, use_bias, "B", True, weight_decay, include_top, pooling)
 
 
 def plain34(
@@ -361,9 +358,11 @@ def plain34(
     num_classes: int = 1000,
     use_bias: bool = True,
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """Plain-34 (He et al., 2015): ResNet-34's layers without shortcuts (Table 3: 28.54 % top-1 error)."""
-    return _imagenet(34, input_shape, num_classes, use_bias, "B", True, weight_decay)
+    return _imagenet(34, input_shape, num_classes, use_bias, "B", True, weight_decay, include_top, pooling)
 
 
 # ---------------------------------------------------------------------------- CIFAR layout
@@ -376,6 +375,8 @@ def resnet_cifar(
     num_classes: int = 10,
     plain: bool = False,
     weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
 ) -> keras.Model:
     """CIFAR ResNet (He et al., 2015, §4.2) of any depth 6n+2: 3 stages of n basic blocks, 16/32/64 filters.
 
@@ -383,17 +384,19 @@ def resnet_cifar(
     projection there, "C" projection on every block); ``plain=True`` drops all shortcuts (and
     ignores ``option``). ``weight_decay`` adds an L2 penalty to every kernel (the paper: 1e-4).
     Grayscale 28×28×1 inputs (Fashion-MNIST) give 28/14/7 maps and change only the first
-    convolution.
+    convolution. ``include_top=False`` returns the last feature map (8×8×64 at 32×32), with
+    ``pooling="avg"``/``"max"`` pooled to 64 features.
     """
     blocks = _cifar_blocks_per_stage(depth)
     check_choice("option", option, OPTIONS)
-    plain = _check_bool("plain", plain)
-    weight_decay = _check_weight_decay(weight_decay)
+    plain = check_bool("plain", plain)
+    weight_decay = _l2_factor(weight_decay)
+    include_top, pooling = check_top(include_top, pooling)
     name = f"{'plain' if plain else 'resnet'}{depth}"
     input_shape = check_input_shape(input_shape, CIFAR_MIN_SIDE, name, example=(32, 32, 3))
     num_classes = check_num_classes(num_classes)
     stages = tuple(zip(CIFAR_FILTERS, (blocks,) * 3, (1, 2, 2)))
-    settings = ConvSettings(use_bias=False, kernel_initializer="he_normal", weight_decay=weight_decay)
+    settings = dataclasses.replace(SETTINGS, use_bias=False, weight_decay=weight_decay)
     return build_resnet(
         name,
         input_shape,
@@ -404,59 +407,133 @@ def resnet_cifar(
         option=option,
         plain=plain,
         settings=settings,
+        include_top=include_top,
+        pooling=pooling,
     )
 
 
-def resnet20(input_shape=(32, 32, 3), num_classes: int = 10, option: str = "A", weight_decay=None) -> keras.Model:
+def resnet20(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    option: str = "A",
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """ResNet-20 (He et al., 2015), CIFAR layout, n=3: 269,722 parameters (Table 6: 8.75 % error)."""
-    return resnet_cifar(20, option, input_shape, num_classes, False, weight_decay)
+    return resnet_cifar(20, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
 
 
-def resnet32(input_shape=(32, 32, 3), num_classes: int = 10, option: str = "A", weight_decay=None) -> keras.Model:
+def resnet32(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    option: str = "A",
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """ResNet-32 (He et al., 2015), CIFAR layout, n=5: 464,154 parameters (Table 6: 7.51 % error)."""
-    return resnet_cifar(32, option, input_shape, num_classes, False, weight_decay)
+    return resnet_cifar(32, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
 
 
-def resnet44(input_shape=(32, 32, 3), num_classes: int = 10, option: str = "A", weight_decay=None) -> keras.Model:
+def resnet44(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    option: str = "A",
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """ResNet-44 (He et al., 2015), CIFAR layout, n=7: 658,586 parameters (Table 6: 7.17 % error)."""
-    return resnet_cifar(44, option, input_shape, num_classes, False, weight_decay)
+    return resnet_cifar(44, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
 
 
-def resnet56(input_shape=(32, 32, 3), num_classes: int = 10, option: str = "A", weight_decay=None) -> keras.Model:
+def resnet56(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    option: str = "A",
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """ResNet-56 (He et al., 2015), CIFAR layout, n=9: 853,018 parameters (Table 6: 6.97 % error)."""
-    return resnet_cifar(56, option, input_shape, num_classes, False, weight_decay)
+    return resnet_cifar(56, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
 
 
-def resnet110(input_shape=(32, 32, 3), num_classes: int = 10, option: str = "A", weight_decay=None) -> keras.Model:
+def resnet110(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    option: str = "A",
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """ResNet-110 (He et al., 2015), CIFAR layout, n=18: 1,727,962 parameters (Table 6: 6.43 % error)."""
-    return resnet_cifar(110, option, input_shape, num_classes, False, weight_decay)
+    return resnet_cifar(110, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
 
 
-def resnet1202(input_shape=(32, 32, 3), num_classes: int = 10, option: str = "A", weight_decay=None) -> keras.Model:
+def resnet1202(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    option: str = "A",
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """ResNet-1202 (He et al., 2015), CIFAR layout, n=200: 19,421,274 parameters (Table 6: 7.93 %, overfits)."""
-    return resnet_cifar(1202, option, input_shape, num_classes, False, weight_decay)
+    return resnet_cifar(1202, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
 
 
-def plain20(input_shape=(32, 32, 3), num_classes: int = 10, weight_decay=None) -> keras.Model:
+def plain20(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """Plain-20 (He et al., 2015), CIFAR layout: ResNet-20 without shortcuts, same 269,722 parameters."""
-    return resnet_cifar(20, "A", input_shape, num_classes, True, weight_decay)
+    return resnet_cifar(20, "A", input_shape, num_classes, True, weight_decay, include_top, pooling)
 
 
-def plain32(input_shape=(32, 32, 3), num_classes: int = 10, weight_decay=None) -> keras.Model:
+def plain32(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """Plain-32 (He et al., 2015), CIFAR layout: ResNet-32 without shortcuts, same 464,154 parameters."""
-    return resnet_cifar(32, "A", input_shape, num_classes, True, weight_decay)
+    return resnet_cifar(32, "A", input_shape, num_classes, True, weight_decay, include_top, pooling)
 
 
-def plain44(input_shape=(32, 32, 3), num_classes: int = 10, weight_decay=None) -> keras.Model:
+def plain44(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """Plain-44 (He et al., 2015), CIFAR layout: ResNet-44 without shortcuts, same 658,586 parameters."""
-    return resnet_cifar(44, "A", input_shape, num_classes, True, weight_decay)
+    return resnet_cifar(44, "A", input_shape, num_classes, True, weight_decay, include_top, pooling)
 
 
-def plain56(input_shape=(32, 32, 3), num_classes: int = 10, weight_decay=None) -> keras.Model:
+def plain56(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """Plain-56 (He et al., 2015), CIFAR layout: ResNet-56 without shortcuts, same 853,018 parameters."""
-    return resnet_cifar(56, "A", input_shape, num_classes, True, weight_decay)
+    return resnet_cifar(56, "A", input_shape, num_classes, True, weight_decay, include_top, pooling)
 
 
-def plain110(input_shape=(32, 32, 3), num_classes: int = 10, weight_decay=None) -> keras.Model:
+def plain110(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    weight_decay=None,
+    include_top: bool = True,
+    pooling: str | None = None,
+) -> keras.Model:
     """Plain-110 (He et al., 2015), CIFAR layout: ResNet-110 without shortcuts, same 1,727,962 parameters."""
-    return resnet_cifar(110, "A", input_shape, num_classes, True, weight_decay)
+    return resnet_cifar(110, "A", input_shape, num_classes, True, weight_decay, include_top, pooling)

@@ -27,7 +27,15 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cv_textbook.models._checks import check_choice, check_input_shape, check_num_classes
+from cv_textbook.checks import (
+    check_bool,
+    check_choice,
+    check_input_shape,
+    check_num_classes,
+    check_positive_int,
+    is_int,
+)
+from cv_textbook.models.blocks import conv_bn, separable_block
 from cv_textbook.models.layers import BatchNormalization
 
 PADDINGS = ("valid", "same")
@@ -36,27 +44,17 @@ PADDINGS = ("valid", "same")
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_positive_int(name: str, value, smallest: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < smallest:
-        raise ValueError(f"{name} must be an integer of at least {smallest} (smallest valid value: {smallest}), got {value!r}.")
-    return value
-
-
 def _check_filters(filters) -> tuple[int, ...]:
     try:
         values = tuple(filters)
     except TypeError:
         values = None
-    if (
-        values is None
-        or len(values) < 2
-        or any(not isinstance(f, int) or isinstance(f, bool) or f < 1 for f in values)
-    ):
+    if values is None or len(values) < 2 or any(not is_int(f) or f < 1 for f in values):
         raise ValueError(
             "filters must be a sequence of at least 2 positive integers: the entry convolution's "
             f"filters, then one entry per down block, such as (32, 64, 128, 256); got {filters!r}."
         )
-    return values
+    return tuple(int(f) for f in values)
 
 
 def _nearest_multiples(side: int, multiple: int) -> list[int]:
@@ -72,24 +70,15 @@ def _describe_choices(values: list[int]) -> str:
 
 
 def _entry_block(x, filters: int):
-    x = layers.Conv2D(filters, 3, strides=2, padding="same", name="entry_conv")(x)
-    x = BatchNormalization(name="entry_bn")(x)
-    return layers.Activation("relu", name="entry_relu")(x)
+    # Keras's defaults throughout (bias, Glorot initialiser, BN epsilon 1e-3), as the keras-io example.
+    return conv_bn(x, filters, 3, 2, "entry", padding="same")  # entry_conv, entry_bn, entry_relu
 
 
 def _down_block(x, filters: int, index: int, residual_projection: bool):
-    """2 × (ReLU → 3×3 separable convolution → BN), 3×3/2 max-pooling, strided 1×1 projection."""
-    name = f"down{index}"
-    block_input = x
-    for i in (1, 2):
-        x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
-        x = layers.SeparableConv2D(filters, 3, padding="same", name=f"{name}_sepconv{i}")(x)
-        x = BatchNormalization(name=f"{name}_bn{i}")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
-    if residual_projection:
-        residual = layers.Conv2D(filters, 1, strides=2, padding="same", name=f"{name}_project")(block_input)
-        x = layers.Add(name=f"{name}_add")([x, residual])
-    return x
+    """2 × (ReLU → 3×3 separable convolution → BN), 3×3/2 max-pooling, strided 1×1 projection,
+    the encoder block Xception shares (``blocks.separable_block``): down1_relu1, down1_sepconv1,
+    down1_bn1, ..., down1_pool, down1_project, down1_add."""
+    return separable_block(x, filters, f"down{index}", residual="project" if residual_projection else None)
 
 
 def _up_block(x, filters: int, index: int, residual_projection: bool):
@@ -158,8 +147,8 @@ def unet_xception(
         input_shape, stride, f"the entry convolution's stride 2 and {len(filters) - 1} poolings divide the size by {stride}"
     )
     num_classes = check_num_classes(num_classes)
-    check_choice("residual_projection", residual_projection, (True, False))
-    check_choice("skip_connections", skip_connections, (True, False))
+    residual_projection = check_bool("residual_projection", residual_projection)
+    skip_connections = check_bool("skip_connections", skip_connections)
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = _entry_block(inputs, filters[0])
@@ -274,8 +263,8 @@ def unet_classic(
     The paper's dropout at the end of the contracting path has no weights and is left out.
     """
     check_choice("padding", padding, PADDINGS)
-    depth = _check_positive_int("depth", depth)
-    base_filters = _check_positive_int("base_filters", base_filters)
+    depth = check_positive_int("depth", depth, hint="The paper used 4.")
+    base_filters = check_positive_int("base_filters", base_filters, hint="The paper used 64.")
     input_shape = check_input_shape(input_shape, 1, "unet_classic", example=(572, 572, 1))
     _check_classic_shape(input_shape, depth, padding)
     num_classes = check_num_classes(num_classes)

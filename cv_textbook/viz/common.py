@@ -1,4 +1,5 @@
-"""Plots for the chapter notebooks: learning curves, images, confusion matrices, filters.
+"""Plots used by every chapter: figure helpers, learning curves, bar charts, image grids,
+feature maps, filters and model diagrams.
 
 Every function returns a :class:`matplotlib.figure.Figure` and never calls
 ``plt.show()``. Functions that draw a single panel accept ``ax=`` to draw into
@@ -20,6 +21,8 @@ import warnings
 import keras
 import numpy as np
 from matplotlib.ticker import EngFormatter
+
+from cv_textbook.checks import check_positive_int
 
 GRAPHVIZ_NOTE = (
     "Graphviz is not installed: install it with `sudo apt-get install graphviz` "
@@ -56,8 +59,7 @@ def _figure_and_axes(ax, figsize):
 def _grid_shape(count, n_cols, what):
     if count < 1:
         raise ValueError(f"`{what}` gives nothing to plot (0 panels); pass at least one.")
-    if not isinstance(n_cols, int) or n_cols < 1:
-        raise ValueError(f"`n_cols` must be a positive int, got {n_cols!r}; pass e.g. n_cols=8.")
+    n_cols = check_positive_int("`n_cols`", n_cols, hint="Pass e.g. n_cols=8.")
     cols = min(n_cols, count)
     return math.ceil(count / cols), cols
 
@@ -170,26 +172,6 @@ def plot_bar(values, title=None, ylabel=None, log=False, ax=None):
     return figure
 
 
-def plot_class_balance(labels, class_names, ax=None):
-    """Bar chart of how many examples each class has."""
-    ids = _class_ids(labels, "labels")
-    if ids.size and (ids.min() < 0 or ids.max() >= len(class_names)):
-        raise ValueError(
-            f"`labels` range from {ids.min()} to {ids.max()} but there are "
-            f"{len(class_names)} class_names; pass one name per class."
-        )
-    counts = np.bincount(ids, minlength=len(class_names))
-    figure, ax = _figure_and_axes(ax, (max(4.0, 0.5 * len(class_names)), 3.5))
-    bars = ax.bar(range(len(class_names)), counts, color="tab:blue")
-    ax.bar_label(bars, fontsize=8)
-    ax.set_xticks(range(len(class_names)), [str(n) for n in class_names])
-    ax.tick_params(axis="x", labelrotation=45 if len(class_names) > 6 else 0)
-    ax.set_xlabel("class")
-    ax.set_ylabel("examples")
-    ax.set_title("class balance")
-    return figure
-
-
 # ---------------------------------------------------------------------------
 # Images
 # ---------------------------------------------------------------------------
@@ -265,72 +247,6 @@ def plot_image_grid(
             text, colour = _image_title(index, labels, predictions, class_names)
             ax.set_title(text, color=colour, fontsize=8)
     return figure
-
-
-# ---------------------------------------------------------------------------
-# Confusion matrix
-# ---------------------------------------------------------------------------
-
-
-def confusion_matrix(y_true, y_pred, num_classes):
-    """Counts ``[true, predicted]`` as a (num_classes, num_classes) int array."""
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(
-            f"`num_classes` must be a positive int, got {num_classes!r}; pass e.g. num_classes=10."
-        )
-    true = _class_ids(y_true, "y_true")
-    pred = _class_ids(y_pred, "y_pred")
-    if true.shape != pred.shape:
-        raise ValueError(
-            f"`y_true` has {true.size} labels but `y_pred` has {pred.size}; "
-            "pass one prediction per example."
-        )
-    for name, ids in (("y_true", true), ("y_pred", pred)):
-        if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
-            raise ValueError(
-                f"`{name}` contains class {ids.max() if ids.max() >= num_classes else ids.min()} "
-                f"outside 0..{num_classes - 1}; raise num_classes or fix the labels."
-            )
-    # Each (true, pred) pair is one cell of the flattened matrix.
-    flat = np.bincount(true * num_classes + pred, minlength=num_classes**2)
-    return flat.reshape(num_classes, num_classes)
-
-
-def plot_confusion_matrix(y_true, y_pred, class_names, normalize=True, ax=None):
-    """Confusion matrix (rows: true class, columns: prediction), annotated cells.
-
-    With ``normalize=True`` each row is divided by its total, so the diagonal
-    is the recall of that class. Cells are annotated for up to 20 classes.
-    """
-    counts = confusion_matrix(y_true, y_pred, len(class_names))
-    values = counts.astype(np.float64)
-    if normalize:
-        totals = values.sum(axis=1, keepdims=True)
-        values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
-    size = max(4.0, 0.55 * len(class_names) + 2)
-    figure, ax = _figure_and_axes(ax, (size, size * 0.85))
-    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    ticks = range(len(class_names))
-    names = [str(name) for name in class_names]
-    ax.set_xticks(ticks, names, rotation=45 if len(names) > 6 else 0)
-    ax.set_yticks(ticks, names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
-    if len(class_names) <= 20:  # beyond that the numbers overlap
-        top = 1.0 if normalize else max(values.max(), 1.0)
-        _annotate_cells(ax, values, "{:.2f}" if normalize else "{:.0f}", top)
-    return figure
-
-
-def _annotate_cells(ax, values, template, top):
-    """Write each value in its cell; `top` is the value at the dark end of the colour map."""
-    for (row, col), value in np.ndenumerate(values):
-        # White text only where the cell is dark enough to need it.
-        colour = "white" if value > top / 2 else "black"
-        ax.text(col, row, template.format(value), ha="center", va="center",
-                color=colour, fontsize=8)
 
 
 # ---------------------------------------------------------------------------
@@ -459,24 +375,6 @@ def plot_model(model, to_file=None, show_shapes=True, **kw):
     return path
 
 
-__all__ = [
-    "confusion_matrix",
-    "plot_bar",
-    "plot_class_balance",
-    "plot_confusion_matrix",
-    "plot_feature_maps",
-    "plot_filters",
-    "plot_image_grid",
-    "plot_learning_curves",
-    "plot_model",
-]
-
-
-# ---------------------------------------------------------------------------
-# Segmentation
-# ---------------------------------------------------------------------------
-
-
 def _class_colours(count):
     """One distinct RGB colour per class (tab10, then tab20 for more classes)."""
     from matplotlib import colormaps
@@ -485,142 +383,11 @@ def _class_colours(count):
     return np.array([palette(index % palette.N)[:3] for index in range(count)])
 
 
-def _mask_ids(masks, name, num_classes):
-    """(N, H, W) int class ids from ids (N, H, W[, 1]) or scores (N, H, W, num_classes)."""
-    array = _to_numpy(masks)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
-    elif array.ndim == 4:
-        if array.shape[-1] != num_classes:
-            raise ValueError(
-                f"`{name}` has {array.shape[-1]} scores per pixel but there are {num_classes} "
-                "class_names; pass one name per class."
-            )
-        array = array.argmax(axis=-1)
-    if array.ndim != 3:
-        raise ValueError(
-            f"`{name}` must be class ids of shape (N, H, W) or scores of shape (N, H, W, classes), "
-            f"got shape {array.shape}; for a single mask use mask[None]."
-        )
-    array = array.astype(np.int64)
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(
-            f"`{name}` contains class {array.max() if array.max() >= num_classes else array.min()} "
-            f"outside 0..{num_classes - 1}; pass one class name per class."
-        )
-    return array
-
-
-def _grey_or_colour(image):
-    """An RGB float image in [0, 1] to draw the coloured masks over."""
-    pixels, scale = _displayable(image)
-    pixels = pixels.astype(np.float32)
-    if pixels.ndim == 2:
-        low, high = scale.get("vmin"), scale.get("vmax")
-        pixels = (pixels - low) / (high - low) if low is not None else _min_max(pixels)
-        pixels = np.repeat(pixels[..., None], 3, axis=-1)
-    elif "vmax" in scale:  # uint8 colour
-        pixels = pixels / scale["vmax"]
-    return np.clip(pixels[..., :3], 0.0, 1.0)
-
-
-def plot_segmentation_overlays(images, true_masks, predicted_masks, class_names, n=4, alpha=0.45):
-    """One row per image: the image, the true mask over it, the predicted mask over it.
-
-    Masks are class ids (N, H, W) or (N, H, W, 1); predictions may also be scores
-    (N, H, W, classes), reduced with argmax. Each class has one colour (legend on top); the
-    prediction's title gives its pixel accuracy and the mean IoU of the classes in that image.
-    """
-    from matplotlib.patches import Patch
-
-    class_names = [str(name) for name in class_names]
-    if len(class_names) < 2:
-        raise ValueError(f"`class_names` must name at least 2 classes, got {class_names!r}.")
-    images = _to_numpy(images)
-    if images.ndim not in (3, 4):
-        raise ValueError(
-            f"`images` must have shape (N, H, W) or (N, H, W, C), got {images.shape}; "
-            "for a single image use images[None]."
-        )
-    true = _mask_ids(true_masks, "true_masks", len(class_names))
-    predicted = _mask_ids(predicted_masks, "predicted_masks", len(class_names))
-    if not len(images) == len(true) == len(predicted):
-        raise ValueError(
-            f"`images`, `true_masks` and `predicted_masks` must hold as many items, got "
-            f"{len(images)}, {len(true)} and {len(predicted)}."
-        )
-    if true.shape != predicted.shape or true.shape[1:] != images.shape[1:3]:
-        raise ValueError(
-            f"masks must have the images' height and width: images {images.shape[1:3]}, "
-            f"true_masks {true.shape[1:]}, predicted_masks {predicted.shape[1:]}."
-        )
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"`n` must be a positive int, got {n!r}; pass e.g. n=4.")
-    count = min(n, len(images))
-    if count < 1:
-        raise ValueError("`images` gives nothing to plot (0 panels); pass at least one.")
-    colours = _class_colours(len(class_names))
-    figure = _new_figure((3 * 2.4, count * 2.4 + 0.6))
-    for row in range(count):
-        base = _grey_or_colour(images[row])
-        right = true[row] == predicted[row]
-        present = np.union1d(np.unique(true[row]), np.unique(predicted[row]))
-        ious = [
-            np.sum((true[row] == c) & (predicted[row] == c)) / np.sum((true[row] == c) | (predicted[row] == c))
-            for c in present
-        ]
-        panels = [
-            (base, "image"),
-            ((1 - alpha) * base + alpha * colours[true[row]], "true mask"),
-            (
-                (1 - alpha) * base + alpha * colours[predicted[row]],
-                f"predicted: acc {right.mean():.2f}, mIoU {np.mean(ious):.2f}",
-            ),
-        ]
-        for col, (pixels, title) in enumerate(panels):
-            ax = figure.add_subplot(count, 3, row * 3 + col + 1)
-            ax.imshow(np.clip(pixels, 0.0, 1.0), interpolation="nearest")  # blending may round past 1
-            ax.set_title(title, fontsize=8)
-            ax.set_axis_off()
-    handles = [Patch(facecolor=colours[i], label=name) for i, name in enumerate(class_names)]
-    figure.legend(handles=handles, loc="outside upper center", ncol=min(len(class_names), 6), fontsize=8)
-    return figure
-
-
-def plot_iou_per_class(iou, class_names, title=None, ax=None):
-    """Bar chart of the IoU of every class, with the mean IoU as a dashed line.
-
-    ``iou`` is one value per class (e.g. ``metrics.iou_per_class``); NaN (a class absent from
-    labels and predictions) is drawn as an empty slot marked "n/a" and left out of the mean.
-    """
-    values = _to_numpy(iou).astype(np.float64).ravel()
-    class_names = [str(name) for name in class_names]
-    if values.size == 0:
-        raise ValueError("`iou` is empty; pass one value per class, e.g. metrics.iou_per_class(...).")
-    if len(values) != len(class_names):
-        raise ValueError(
-            f"`iou` has {len(values)} values but there are {len(class_names)} class_names; "
-            "pass one name per class."
-        )
-    finite = values[np.isfinite(values)]
-    if finite.size and (finite.min() < 0 or finite.max() > 1):
-        raise ValueError(f"`iou` values must lie between 0 and 1, got {finite.min():.3g}..{finite.max():.3g}.")
-    # Wide enough for the class names and the legend to the right of the bars.
-    figure, ax = _figure_and_axes(ax, (max(5.5, 0.8 * len(class_names) + 3.0), 3.5))
-    heights = np.nan_to_num(values, nan=0.0)
-    bars = ax.bar(range(len(values)), heights, color=_class_colours(len(values)))
-    ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.2f}" for v in values], fontsize=8)
-    ax.set_xticks(range(len(values)), class_names)
-    ax.tick_params(axis="x", labelrotation=45 if len(class_names) > 5 else 0)
-    ax.set_ylim(0, 1.08)
-    ax.set_ylabel("IoU")
-    if finite.size:
-        mean = float(finite.mean())
-        ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"mean IoU {mean:.3f}")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)  # outside: never over a bar
-    ax.set_title(title or "IoU per class")
-    ax.grid(axis="y", alpha=0.3)
-    return figure
-
-
-__all__ += ["plot_iou_per_class", "plot_segmentation_overlays"]
+__all__ = [
+    "plot_bar",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_image_grid",
+    "plot_learning_curves",
+    "plot_model",
+]
