@@ -56,10 +56,14 @@ def test_training_step_equals_keras_batch_normalization(dtype, kwargs):
     names = ["outputs", "input gradient", *[f"{w.name} gradient" for w in ours.trainable_weights],
              "moving mean", "moving variance"]
     assert len(expected) == len(got) == len(names)
+    # The kernel sums the 8·7·7 = 392 positions of a channel in another order than Keras: float32
+    # rounding may then differ by up to 392 · 2**-23 ≈ 4.7e-5 of the largest value (1.9e-5 seen on
+    # an AVX2 CPU; 1e-5 had passed on an AVX-512 one). In mixed bfloat16 a value's last rounding to
+    # bfloat16 may also land one step apart: one unit in its last place, 2**-7 of it at most.
+    rtol = 2.0**-7 if dtype == "mixed_bfloat16" else 0.0
     for name, want, have in zip(names, expected, got):
-        # the sums run in another order: equal up to float32 rounding of the largest value
         scale = max(1.0, float(np.abs(want).max()))
-        np.testing.assert_allclose(have, want, atol=1e-5 * scale, rtol=0, err_msg=name)
+        np.testing.assert_allclose(have, want, atol=5e-5 * scale, rtol=rtol, err_msg=name)
 
 
 def test_inference_is_keras_code_exactly():
