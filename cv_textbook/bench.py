@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import math
 import os
 import statistics
@@ -53,8 +54,9 @@ from typing import Callable
 
 import keras
 import numpy as np
+from matplotlib.figure import Figure
 
-from cv_textbook import config, device, models, tasks, train
+from cv_textbook import config, device, models, tasks, train, viz
 from cv_textbook.data import fashion_mnist
 
 # The models whose spec names a benchmark target: lenet5 and resnet20.
@@ -135,8 +137,6 @@ class RssSampler:
 def _quiet_retracing_warnings():
     """Several models trained side by side trace many functions, which makes TensorFlow warn
     about "excessive retracing"; expected here, so hidden for the block."""
-    import logging
-
     logger = logging.getLogger("tensorflow")
     level = logger.level
     logger.setLevel(max(level, logging.ERROR))
@@ -513,10 +513,6 @@ def _way_speed(result: dict, key: str) -> float:
 def plot_report(report: dict):
     """One column per model: steady-state training speed of each way (bars) above its test
     accuracy against training seconds (one point per epoch), with the target accuracy."""
-    from matplotlib.figure import Figure
-
-    from cv_textbook import viz
-
     names = list(report["models"])
     figure = Figure(figsize=(4.6 * len(names), 7.4), layout="constrained")
     axes = figure.subplots(2, len(names), squeeze=False)

@@ -14,6 +14,9 @@ from pathlib import Path
 from cv_textbook.data import segmentation  # NumPy only: the label modes for --labels
 from cv_textbook.quiet import import_tensorflow_quietly
 
+# The commands import the package's modules inside their functions: `import cv_textbook.cli` stays
+# free of TensorFlow, so a mistyped name or argument is answered at once, before the slow import.
+
 
 class UsageError(Exception):
     """A mistake in the command line."""
@@ -149,8 +152,9 @@ def cmd_train(args) -> None:
         labels=args.labels,
         verbose=1 if sys.stdout.isatty() else 2,  # a live bar in a terminal, one line per epoch in a log
     )
+    loss = f", test loss {metrics['test_loss']:.4f}" if "test_loss" in metrics else ""
     print(
-        f"{args.model}: {tasks.from_record(metrics).headline(metrics)}, test loss {metrics['test_loss']:.4f}, "
+        f"{args.model}: {tasks.from_record(metrics).headline(metrics)}{loss}, "
         f"{metrics['epochs']} epochs, {metrics['examples_per_second']:,.0f} examples/s on {metrics['device']}"
     )
     print(f"wrote model.keras, metrics.json, history.csv, history.json and history.png to {metrics['run_dir']}")
@@ -171,8 +175,8 @@ def cmd_evaluate(args) -> None:
     task = tasks.from_record(claimed)
     test = task.load_test(claimed)
     result = task.evaluate(model, test)
-    print(f"{model.name}: {task.headline(result)}, test loss {result['test_loss']:.4f} on "
-          f"{task.describe_test(len(test[0]))}")
+    loss = f", test loss {result['test_loss']:.4f}" if "test_loss" in result else ""
+    print(f"{model.name}: {task.headline(result)}{loss} on {task.describe_test(len(test[0]))}")
     if claimed:
         print(f"metrics.json claims {task.headline(claimed)} on {claimed['test_examples']:,} test examples")
 

@@ -18,6 +18,9 @@ import keras
 
 from cv_textbook.quiet import native_stderr_silenced
 
+# TensorFlow, JAX and PyTorch are imported inside the functions that ask them about GPUs: only the
+# backend in use is loaded (JAX and PyTorch are not even installed for students).
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSetup:

@@ -28,6 +28,9 @@ import os
 
 import keras
 
+# TensorFlow is imported inside the functions that need tf.distribute: on other backends it is
+# never loaded.
+
 TF_CONFIG_ENV = "TF_CONFIG"
 
 

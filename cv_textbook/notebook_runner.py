@@ -12,6 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
 from cv_textbook import config
 
 
@@ -31,10 +35,6 @@ def execute_notebook(path, smoke: bool, timeout: int = 1800, save_to=None):
     Returns the executed notebook; raises ``NotebookCellError`` naming the failing cell.
     ``save_to`` writes the executed notebook (without widget state, which GitHub cannot render).
     """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     env_before = os.environ.get(config.SMOKE_ENV)

@@ -96,3 +96,63 @@ def test_a_record_makes_the_same_task_again_also_from_runs_saved_before_tasks_we
     old = {"task": "segmentation", "canvas_size": 128, "canvas_mode": "semantic"}  # a committed 2026-11 run
     assert tasks.from_record(old).options == {"canvas_size": 128, "labels": "semantic"}
     assert type(tasks.from_record({})) is tasks.ClassificationTask  # a run without metrics.json
+
+
+def localiser(input_shape=(64, 64, 1), num_classes=10):
+    """A toy detector: one garment's class and box (corners / canvas side) from a small CNN."""
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    for index, filters in enumerate((16, 32, 32), start=1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{index}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(64, activation="relu", name="features")(x)
+    classes = keras.layers.Dense(num_classes, activation="softmax", name="class")(x)
+    box = keras.layers.Dense(4, activation="sigmoid", name="box")(x)
+    return keras.Model(inputs, {"class": classes, "box": box}, name="localiser")
+
+
+ONE_GARMENT = {"canvas_size": 64, "max_objects": 1}
+
+
+def test_a_toy_box_regressor_learns_boxes_through_fit_and_the_detection_task(tmp_path):
+    task = tasks.DetectionTask(**ONE_GARMENT)
+    recipe = models.Recipe(epochs=6, batch_size=32, learning_rate=3e-3, train_examples=640)
+    from cv_textbook import config
+
+    data = task.load(recipe, config.Budget(epochs=6), seed=0)
+    train.seed_everything(0)
+    model = localiser()
+    result = train.fit(model, data.train, data.validation, task=task, run_dir=tmp_path, verbose=0,
+                       **{**recipe.fit_kwargs(), "schedule": "cosine"})
+    assert result.history["box_loss"][-1] < result.history["box_loss"][0]
+    measured = task.evaluate(model, data.test)
+    # Against a detector that knows only where garments are on average: the mean training box.
+    mean_box = np.mean(data.train[1]["boxes"][:, 0], axis=0)
+    true = data.test[1]["boxes"][:, 0]
+    width = np.minimum(mean_box[2], true[:, 2]) - np.maximum(mean_box[0], true[:, 0])
+    height = np.minimum(mean_box[3], true[:, 3]) - np.maximum(mean_box[1], true[:, 1])
+    overlap = np.clip(width, 0, None) * np.clip(height, 0, None)
+    areas = (true[:, 2] - true[:, 0]) * (true[:, 3] - true[:, 1])
+    mean_box_iou = overlap / (areas + (mean_box[2] - mean_box[0]) * (mean_box[3] - mean_box[1]) - overlap)
+    assert measured["test_mean_box_iou"] > np.mean(mean_box_iou) + 0.1
+    assert 0.0 <= measured["test_found"] <= measured["test_class_accuracy"] <= 1.0
+
+
+def test_run_experiment_trains_and_saves_a_detector(tmp_path, monkeypatch):
+    monkeypatch.setenv("CV_TEXTBOOK_SMOKE", "1")
+    spec = models.ModelSpec("localiser", localiser, chapter=11, task="detection", task_options=ONE_GARMENT,
+                            recipe=models.Recipe(epochs=1, batch_size=16))
+    metrics = train.run_experiment(spec, out=tmp_path, verbose=0)
+    assert metrics["task"] == "detection" and metrics["max_objects"] == 1
+    saved = keras.models.load_model(tmp_path / "model.keras")
+    assert sorted(saved.output_names) == ["box", "class"]  # a detector keeps every head
+    again = tasks.from_record(metrics).evaluate(saved, tasks.from_record(metrics).load_test(metrics))
+    assert again["test_mean_box_iou"] == pytest.approx(metrics["test_mean_box_iou"], abs=1e-6)
+
+
+def test_a_detector_with_an_unknown_head_or_too_many_garments_is_told_what_fits():
+    with pytest.raises(ValueError, match="learn no target the detection task knows; name each output"):
+        tasks.DetectionTask(**ONE_GARMENT).targets(with_auxiliary_heads(), {})
+    with pytest.raises(ValueError, match="predicts one box per canvas, but the canvases hold up to 4"):
+        tasks.DetectionTask(canvas_size=64).targets(localiser(), {})

@@ -19,6 +19,8 @@ import math
 import keras
 import numpy as np
 
+# TensorFlow is imported inside the tf.data functions only: with another backend it is never loaded.
+
 AUGMENTATIONS = ("flip", "shift")
 SHIFT_PIXELS = 4  # the ResNet paper's CIFAR recipe: pad 4 pixels, crop back at random
 # Keras 3's model.fit (EpochIterator, without steps_per_epoch) makes two iterators of a dataset

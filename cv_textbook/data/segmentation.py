@@ -34,6 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm  # the plain text bar: no notebook widget state
 
 from cv_textbook.checks import check_choice, check_int
 from cv_textbook.data import cache as canvas_cache
@@ -166,8 +167,6 @@ def _backgrounds(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
 
 def _compose(settings: dict, progress: bool = True):
     """Generate (images, masks, item_ids) for validated ``settings``; item_ids index the pool's file."""
-    from tqdm import tqdm  # plain text bar: no notebook widget state
-
     split, n, size = settings["split"], settings["n"], settings["size"]
     mode, max_items = settings["mode"], settings["max_items"]
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()

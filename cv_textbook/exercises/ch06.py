@@ -14,6 +14,7 @@ typed in.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -87,7 +88,7 @@ def _block_model(option: str = "B", use_bias: bool = False, stride: int = BLOCK_
     from cv_textbook.models import resnet
 
     inputs = keras.Input(shape=BLOCK_INPUT, name="features")
-    settings = resnet.ConvSettings(use_bias=use_bias)
+    settings = dataclasses.replace(resnet.SETTINGS, use_bias=use_bias)  # ResNet's own convolutions
     outputs = resnet.basic_block(inputs, BLOCK_FILTERS, stride, "block", option=option, settings=settings)
     return keras.Model(inputs, outputs, name=f"block_{option}_{'bias' if use_bias else 'nobias'}")
 
@@ -272,7 +273,7 @@ def _weighted_layers(n: int) -> int:
     stages = tuple(zip(resnet.CIFAR_FILTERS, (n,) * 3, (1, 2, 2)))
     model = resnet.build_resnet(
         "count", (28, 28, 1), 10, stem="cifar", block="basic", stages=stages, plain=True,
-        settings=resnet.ConvSettings(use_bias=False),
+        settings=dataclasses.replace(resnet.SETTINGS, use_bias=False),
     )
     return sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) for layer in model.layers)
 

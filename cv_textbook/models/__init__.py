@@ -12,6 +12,7 @@ import difflib
 import importlib
 import inspect
 
+from cv_textbook.models.features import feature_extractor  # loads Keras only when called
 from cv_textbook.models.registry import CHAPTERS, SPECS, ModelSpec, Recipe
 from cv_textbook.models.transfer import transfer_weights  # imports no framework
 
@@ -94,6 +95,7 @@ __all__ = [
     "builder",
     "check_name",
     "describe",
+    "feature_extractor",
     "load_model",
     "spec",
     "specs",

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from cv_textbook.tasks.base import Task, TaskData, examples
 from cv_textbook.tasks.classification import ClassificationTask
+from cv_textbook.tasks.detection import DetectionTask
 from cv_textbook.tasks.segmentation import SegmentationTask
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (ClassificationTask, SegmentationTask)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ClassificationTask, SegmentationTask, DetectionTask)}
 
 
 def for_spec(spec, **overrides) -> Task:
@@ -35,5 +36,5 @@ def from_record(record: dict) -> Task:
     return task_class(**options)
 
 
-__all__ = ["TASKS", "ClassificationTask", "SegmentationTask", "Task", "TaskData", "examples", "for_spec",
+__all__ = ["TASKS", "ClassificationTask", "DetectionTask", "SegmentationTask", "Task", "TaskData", "examples", "for_spec",
            "from_record"]

@@ -85,12 +85,9 @@ class Task(abc.ABC):
         """The history entries a run plots."""
 
     def inference_model(self, model):
-        """The model that is saved and evaluated: the main head only, for models with auxiliary
-        heads used in training (GoogLeNet); the model itself otherwise. It shares the trained
-        weights."""
-        if len(model.outputs) == 1:
-            return model
-        return keras.Model(model.inputs, model.outputs[0], name=model.name)
+        """The model that is saved and evaluated; the trained model itself unless a task drops
+        outputs used in training only (a classifier's auxiliary heads)."""
+        return model
 
     # --- evaluation ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -121,16 +118,18 @@ def check_loss_weights(model, loss_weights):
 
 
 def predict_in_chunks(model, images, batch_size: int):
-    """Yield ``(start, probabilities)`` for raw (uint8) images, a chunk at a time: scaled to
-    [0, 1] and resized to the model's input where it differs (as in training). The probabilities
-    of a whole test set (gigabytes for segmentation) are never held at once."""
+    """Yield ``(start, predictions)`` for raw (uint8) images, a chunk at a time: scaled to [0, 1]
+    and resized to the model's input where it differs (as in training); the predictions as
+    ``model.predict`` gives them (an array, or one per output), in float64. The probabilities of
+    a whole test set (gigabytes for segmentation) are never held at once."""
     side = tuple(model.input_shape[1:3])
     chunk = 8 * batch_size
     for start in range(0, len(images), chunk):
         prepared = pipeline.prepare_images(images[start : start + chunk])
         if tuple(prepared.shape[1:3]) != side:
             prepared = keras.ops.convert_to_numpy(keras.ops.image.resize(prepared, side))
-        yield start, model.predict(prepared, batch_size=batch_size, verbose=0).astype(np.float64)
+        predictions = model.predict(prepared, batch_size=batch_size, verbose=0)
+        yield start, keras.tree.map_structure(lambda array: np.asarray(array, np.float64), predictions)
 
 
 def cross_entropy_sum(probabilities, truth) -> float:

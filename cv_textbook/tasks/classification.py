@@ -7,6 +7,7 @@ head alone.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from cv_textbook import config
@@ -52,6 +53,13 @@ class ClassificationTask(Task):
             metrics=[list(metrics) for _ in range(outputs)] if outputs > 1 else metrics,
             jit_compile=jit_compile,
         )
+
+    def inference_model(self, model):
+        """The main head alone for a model with auxiliary heads (used in training only, as in
+        GoogLeNet), sharing the trained weights; the model itself otherwise."""
+        if len(model.outputs) == 1:
+            return model
+        return keras.Model(model.inputs, model.outputs[0], name=model.name)
 
     def curves(self, model) -> tuple[str, ...]:
         if len(model.outputs) == 1:

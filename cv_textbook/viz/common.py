@@ -19,7 +19,9 @@ import tempfile
 import warnings
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.ticker import EngFormatter
 
 from cv_textbook.checks import check_positive_int
@@ -37,8 +39,6 @@ GRAPHVIZ_NOTE = (
 
 def _new_figure(figsize):
     """A figure that pyplot no longer tracks (see the module docstring)."""
-    import matplotlib.pyplot as plt
-
     # Creating it through pyplot loads the backend, which is what makes Jupyter
     # able to render a returned Figure; closing it right away stops the inline
     # backend from showing it a second time and keeps scripts from piling up
@@ -377,8 +377,6 @@ def plot_model(model, to_file=None, show_shapes=True, **kw):
 
 def _class_colours(count):
     """One distinct RGB colour per class (tab10, then tab20 for more classes)."""
-    from matplotlib import colormaps
-
     palette = colormaps["tab10" if count <= 10 else "tab20"]
     return np.array([palette(index % palette.N)[:3] for index in range(count)])
 

@@ -1,6 +1,7 @@
 """Segmentation plots: masks over their images, and the IoU of every class."""
 
 import numpy as np
+from matplotlib.patches import Patch
 
 from cv_textbook.checks import check_positive_int
 from cv_textbook.metrics.segmentation import mean_iou, pixel_accuracy
@@ -59,8 +60,6 @@ def plot_segmentation_overlays(images, true_masks, predicted_masks, class_names,
     (N, H, W, classes), reduced with argmax. Each class has one colour (legend on top); the
     prediction's title gives its pixel accuracy and the mean IoU of the classes in that image.
     """
-    from matplotlib.patches import Patch
-
     class_names = [str(name) for name in class_names]
     if len(class_names) < 2:
         raise ValueError(f"`class_names` must name at least 2 classes, got {class_names!r}.")

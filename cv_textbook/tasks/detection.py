@@ -1,0 +1,140 @@
+"""Object detection on canvases composed from real Fashion-MNIST garments: boxes and classes.
+
+Options: ``canvas_size`` (pixels a side) and ``max_objects`` (garments per canvas, at most); see
+``cv_textbook.data.detection``. A detector's outputs are named after the targets they learn, so
+the task knows what to feed each: so far ``class`` (the garment's class, softmax) and ``box``
+(its corners divided by the canvas side, in [0, 1]) — classification plus localisation of one
+garment per canvas, the first step of chapter 11.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from cv_textbook.data import detection, pipeline
+from cv_textbook.detection import boxes as box_utils
+from cv_textbook.tasks.base import Task, TaskData, check_loss_weights, predict_in_chunks
+
+
+def _class_target(targets: dict, size: int) -> np.ndarray:
+    return targets["classes"][:, 0]
+
+
+def _box_target(targets: dict, size: int) -> np.ndarray:
+    return targets["boxes"][:, 0] / size
+
+
+# output name -> (its target from the canvases' labels, its loss, its training metrics)
+HEADS = {
+    "class": (_class_target, "sparse_categorical_crossentropy", ["accuracy"]),
+    "box": (_box_target, "huber", ["mae"]),
+}
+
+
+class DetectionTask(Task):
+    name = "detection"
+    noun = "a detector"
+    plural = "detectors"
+    OPTIONS = {"canvas_size": 128, "max_objects": 4}
+    DEFAULT_CANVASES = 2000  # training canvases when a recipe names none
+
+    def _canvases(self, split: str, count: int, seed: int):
+        return detection.make_detection_canvases(split, count, size=self.options["canvas_size"],
+                                                 max_objects=self.options["max_objects"], seed=seed)
+
+    @staticmethod
+    def _split(canvases) -> tuple:
+        return canvases.images, {"boxes": canvases.boxes, "classes": canvases.classes, "valid": canvases.valid}
+
+    def load(self, recipe, budget, seed: int = 0) -> TaskData:
+        """Canvases: the recipe's number (or the budget's) for training, a tenth of that for
+        validation, a quarter for the test (an eighth of the smoke budget's images, as for
+        segmentation)."""
+        if budget.smoke:
+            n_train = min(recipe.train_examples or budget.train_examples, budget.train_examples // 8)
+            n_test = budget.test_examples // 8
+        else:
+            n_train = budget.train_examples or recipe.train_examples or self.DEFAULT_CANVASES
+            n_test = budget.test_examples or max(1, n_train // 4)
+        splits = {split: self._split(self._canvases(split, count, seed))
+                  for split, count in (("train", n_train), ("validation", max(1, n_train // 10)), ("test", n_test))}
+        name = f"fashion_mnist_detection_{self.options['canvas_size']}px_max{self.options['max_objects']}"
+        return TaskData(splits["train"], splits["validation"], splits["test"], detection.CLASS_NAMES, name)
+
+    def model_kwargs(self, data: TaskData, recipe) -> dict:
+        side = self.options["canvas_size"]
+        return {"input_shape": (side, side, 1), "num_classes": len(data.classes)}
+
+    def _heads(self, model) -> list[str]:
+        names = list(model.output_names)
+        unknown = [name for name in names if name not in HEADS]
+        if unknown:
+            raise ValueError(f"{model.name}'s output(s) {', '.join(unknown)} learn no target the detection task "
+                             f"knows; name each output after its target: {', '.join(HEADS)}.")
+        if "box" in names and self.options["max_objects"] != 1:
+            raise ValueError(f"{model.name} predicts one box per canvas, but the canvases hold up to "
+                             f"{self.options['max_objects']} garments: use max_objects=1.")
+        return names
+
+    def targets(self, model, targets: dict) -> dict:
+        """What each output of ``model`` learns, from the canvases' boxes and classes."""
+        return {name: HEADS[name][0](targets, self.options["canvas_size"]) for name in self._heads(model)}
+
+    def batches(self, model, split, batch_size: int, *, shuffle=False, seed=0, augment=(), image_size=None,
+                start_epoch=0):
+        if augment or image_size:
+            raise ValueError("detection batches take no augment or image_size: the boxes would have to move too. "
+                             "Leave them out of the recipe.")
+        images, targets = split
+        return pipeline.make_dataset(images, self.targets(model, targets), batch_size, shuffle=shuffle, seed=seed,
+                                     start_epoch=start_epoch)
+
+    def load_test(self, record: dict) -> tuple:
+        """The same test canvases as the run: the generator is deterministic for its settings."""
+        return self._split(self._canvases("test", record["test_examples"], record["seed"]))
+
+    def compile(self, model, optimizer, *, loss_weights=None, jit_compile=False, metrics=None) -> None:
+        heads = self._heads(model)
+        model.compile(
+            optimizer=optimizer,
+            loss={name: HEADS[name][1] for name in heads},
+            loss_weights=dict(zip(heads, check_loss_weights(model, loss_weights))) if loss_weights else None,
+            metrics={name: list(metrics or HEADS[name][2]) for name in heads},
+            jit_compile=jit_compile,
+        )
+
+    def curves(self, model) -> tuple[str, ...]:
+        return ("loss", *(f"{name}_loss" for name in self._heads(model)))
+
+    def evaluate(self, model, split, batch_size: int = 64) -> dict:
+        """Class accuracy, the mean IoU of the predicted box with the true one, and the share of
+        canvases whose garment is found: the right class in a box of IoU >= 0.5."""
+        images, targets = split
+        heads = self._heads(model)
+        size = self.options["canvas_size"]
+        predicted = {name: [] for name in heads}
+        for _, outputs in predict_in_chunks(model, images, batch_size):
+            outputs = outputs if isinstance(outputs, dict) else dict(zip(heads, keras.tree.flatten(outputs)))
+            for name in heads:
+                predicted[name].append(outputs[name])
+        predicted = {name: np.concatenate(values) for name, values in predicted.items()}
+        result = {}
+        right_class = np.ones(len(images), bool)
+        if "class" in predicted:
+            right_class = np.argmax(predicted["class"], axis=-1) == targets["classes"][:, 0]
+            result["test_class_accuracy"] = float(np.mean(right_class))
+        if "box" in predicted:
+            pairs = box_utils.iou_matrix(predicted["box"][:, None] * size, targets["boxes"][:, :1])  # (N, 1, 1)
+            iou = keras.ops.convert_to_numpy(pairs)[:, 0, 0]
+            result["test_mean_box_iou"] = float(np.mean(iou))
+            result["test_found"] = float(np.mean(right_class & (iou >= 0.5)))
+        return result
+
+    def headline(self, result: dict) -> str:
+        parts = {"test_found": "garments found (class right, IoU >= 0.5)", "test_class_accuracy": "class accuracy",
+                 "test_mean_box_iou": "mean box IoU"}
+        return ", ".join(f"{label} {result[key]:.4f}" for key, label in parts.items() if key in result)
+
+    def describe_test(self, count: int) -> str:
+        return f"{count:,} test canvases of {self.options['canvas_size']} px"
