@@ -17,9 +17,12 @@ def run_cli(*args):
                           timeout=300)
 
 
-def test_list_names_lenet5(capsys):
+def test_list_groups_the_models_by_chapter_with_their_task(capsys):
     assert cli.main(["list"]) == 0
-    assert "lenet5" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Chapter 02: LeNet-5" in out and "Chapter 06: ResNet" in out
+    assert out.index("Chapter 02") < out.index("lenet5") < out.index("Chapter 06") < out.index("resnet20")
+    assert any(line.split()[:2] == ["unet_xception", "segmentation"] for line in out.splitlines())
 
 
 def test_summary_prints_parameters_and_macs(capsys):

@@ -103,6 +103,20 @@ class Task(abc.ABC):
         """What ``count`` test examples are, e.g. "all 10,000 Fashion-MNIST test images"."""
 
 
+def canvas_counts(recipe, budget, default: int) -> dict[str, int]:
+    """How many canvases each split of a composed dataset gets: the recipe's number (or the
+    budget's, or ``default``) for training, a tenth of it for validation, a quarter for the test.
+    In smoke mode, an eighth of the smoke budget's images: a 128×128 canvas has about 20× the
+    pixels of a 28×28 image, so the smoke budget's cost stays about the same."""
+    if budget.smoke:
+        train = min(recipe.train_examples or budget.train_examples, budget.train_examples // 8)
+        test = budget.test_examples // 8
+    else:
+        train = budget.train_examples or recipe.train_examples or default
+        test = budget.test_examples or max(1, train // 4)
+    return {"train": train, "validation": max(1, train // 10), "test": test}
+
+
 def check_loss_weights(model, loss_weights):
     """None, or one number per output of ``model``."""
     if loss_weights is None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from cv_textbook.data import detection, pipeline
 from cv_textbook.detection import boxes as box_utils
-from cv_textbook.tasks.base import Task, TaskData, check_loss_weights, predict_in_chunks
+from cv_textbook.tasks.base import Task, TaskData, canvas_counts, check_loss_weights, predict_in_chunks
 
 
 def _class_target(targets: dict, size: int) -> np.ndarray:
@@ -48,17 +48,9 @@ class DetectionTask(Task):
         return canvases.images, {"boxes": canvases.boxes, "classes": canvases.classes, "valid": canvases.valid}
 
     def load(self, recipe, budget, seed: int = 0) -> TaskData:
-        """Canvases: the recipe's number (or the budget's) for training, a tenth of that for
-        validation, a quarter for the test (an eighth of the smoke budget's images, as for
-        segmentation)."""
-        if budget.smoke:
-            n_train = min(recipe.train_examples or budget.train_examples, budget.train_examples // 8)
-            n_test = budget.test_examples // 8
-        else:
-            n_train = budget.train_examples or recipe.train_examples or self.DEFAULT_CANVASES
-            n_test = budget.test_examples or max(1, n_train // 4)
+        """Canvases for each split (see ``canvas_counts``)."""
         splits = {split: self._split(self._canvases(split, count, seed))
-                  for split, count in (("train", n_train), ("validation", max(1, n_train // 10)), ("test", n_test))}
+                  for split, count in canvas_counts(recipe, budget, self.DEFAULT_CANVASES).items()}
         name = f"fashion_mnist_detection_{self.options['canvas_size']}px_max{self.options['max_objects']}"
         return TaskData(splits["train"], splits["validation"], splits["test"], detection.CLASS_NAMES, name)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from cv_textbook import metrics as segmentation_metrics
 from cv_textbook.data import pipeline, segmentation
-from cv_textbook.tasks.base import Task, TaskData, check_loss_weights, cross_entropy_sum, predict_in_chunks
+from cv_textbook.tasks.base import Task, TaskData, canvas_counts, check_loss_weights, cross_entropy_sum, predict_in_chunks
 
 CLASSES = {"trimap": segmentation.CANVAS_CLASSES_TRIMAP, "semantic": segmentation.CANVAS_CLASSES_SEMANTIC}
 
@@ -36,18 +36,9 @@ class SegmentationTask(Task):
                                                   mode=self.options["labels"], seed=seed)
 
     def load(self, recipe, budget, seed: int = 0) -> TaskData:
-        """Canvases: the recipe's number (or the budget's) for training, a tenth of that for
-        validation, a quarter for the test."""
-        if budget.smoke:
-            # A 128×128 canvas has about 20× the pixels of a 28×28 image: an eighth as many
-            # canvases as the smoke budget's images keeps its cost about the same.
-            n_train = min(recipe.train_examples or budget.train_examples, budget.train_examples // 8)
-            n_test = budget.test_examples // 8
-        else:
-            n_train = budget.train_examples or recipe.train_examples or SegmentationTask.DEFAULT_CANVASES
-            n_test = budget.test_examples or max(1, n_train // 4)
+        """Canvases for each split (see ``canvas_counts``)."""
         splits = {split: self._canvases(split, count, seed)
-                  for split, count in (("train", n_train), ("validation", max(1, n_train // 10)), ("test", n_test))}
+                  for split, count in canvas_counts(recipe, budget, self.DEFAULT_CANVASES).items()}
         dataset = f"fashion_mnist_canvases_{self.options['labels']}_{self.options['canvas_size']}px"
         return TaskData(splits["train"], splits["validation"], splits["test"], self.classes, dataset)
 
