@@ -16,7 +16,9 @@ def test_registry_lists_and_builds_lenet5():
     assert models.describe("lenet5").startswith("LeNet-5")
 
 
-@pytest.mark.parametrize("variant", ["modern", "1998"])
+# The 1998 variant, with the paper's connection table and trainable subsampling, has 60,850
+# (tests/test_lenet.py).
+@pytest.mark.parametrize("variant", ["modern", "1998_simplified"])
 def test_lenet5_has_61706_parameters_at_28x28(variant):
     model = models.build("lenet5", variant=variant)
     assert model.count_params() == 61_706
@@ -31,8 +33,8 @@ def test_lenet5_layers_follow_the_paper():
     assert shapes == [(28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16)]
 
 
-def test_lenet5_1998_uses_tanh_and_average_pooling():
-    model = models.build("lenet5", variant="1998")
+def test_lenet5_1998_simplified_uses_tanh_and_average_pooling():
+    model = models.build("lenet5", variant="1998_simplified")
     assert model.get_layer("c1_conv").activation.__name__ == "tanh"
     assert isinstance(model.get_layer("s2_pool"), keras.layers.AveragePooling2D)
 
@@ -51,7 +53,7 @@ def test_lenet5_at_32x32_with_valid_padding_is_the_papers_layout():
         ({"input_shape": (11, 28, 1)}, r"too small for lenet5.*smallest valid value: 12"),
         ({"input_shape": (15, 15, 1), "c1_padding": "valid"}, r"smallest valid value: 16"),
         ({"num_classes": 1}, r"num_classes must be an integer of at least 2"),
-        ({"variant": "2024"}, r"variant must be one of \('modern', '1998'\)"),
+        ({"variant": "2024"}, r"variant must be one of \('modern', '1998', '1998_simplified'\)"),
         ({"depth": 5}, r"lenet5 got unknown argument\(s\) depth; it accepts: input_shape"),
     ],
 )
