@@ -3,11 +3,11 @@
 * ``check_s4_shape(answer)`` - the output shape of S4 for a 28x28x1 image, as
   (height, width, channels).
 * ``check_c3_params(answer)`` - the number of parameters of C3.
-* ``check_modern_change(answer)`` - which change turns the 1998 LeNet-5 into the modern
-  one (a letter from ``MODERN_CHANGE_OPTIONS``).
+* ``check_modern_change(answer)`` - which change turns the textbooks' 1998 LeNet-5
+  (``variant="1998_simplified"``) into the modern one (a letter from ``MODERN_CHANGE_OPTIONS``).
 
-The references are read from ``cv_textbook.models.build("lenet5")`` (and its 1998 variant),
-the same models the notebook compares its hand-built network with.
+The references are read from ``cv_textbook.models.build("lenet5")`` (and its simplified 1998
+variant), the same models the notebook compares its hand-built network with.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ MODERN_CHANGE_OPTIONS = {
     "f": "a softmax output layer instead of the 1998 paper's RBF units",
 }
 MODERN_CHANGE_QUESTION = (
-    "Compare models.build('lenet5') with models.build('lenet5', variant='1998').\n"
+    "Compare models.build('lenet5') with models.build('lenet5', variant='1998_simplified').\n"
     "What makes the modern LeNet-5 modern? Answer with one letter:\n"
     + "\n".join(f"  {letter}) {text}" for letter, text in MODERN_CHANGE_OPTIONS.items())
 )
@@ -135,7 +135,8 @@ def check_s4_shape(answer) -> bool:
 # ---------------------------------------------------------------------------
 
 # The 1998 paper's C3 connection table: how many S2 maps each of the 16 C3 maps reads
-# (six read 3 maps, nine read 4, one reads all 6).
+# (six read 3 maps, nine read 4, one reads all 6). models.lenet.C3_CONNECTIONS lists the maps
+# themselves; it is not imported here, to keep this module free of Keras.
 PAPER_C3_INPUTS = (3,) * 6 + (4,) * 9 + (6,)
 
 
@@ -181,7 +182,8 @@ def check_c3_params(answer) -> bool:
         (
             sum(PAPER_C3_INPUTS) * k * k + c_out,
             "that is the 1998 paper's count, with its sparse connection table where each C3 map "
-            f"reads only some S2 maps. Our C3 connects every one of the {c_in} S2 maps.",
+            f"reads only some S2 maps (variant='1998' builds it). Our C3 connects every one of the "
+            f"{c_in} S2 maps.",
         ),
         (
             positions * no_bias,
@@ -215,10 +217,10 @@ def _activation_name(layer):
 
 
 def _differences():
-    """What differs between build('lenet5') and its 1998 variant, found by comparing layers."""
+    """What differs between build('lenet5') and its simplified 1998 variant, by comparing layers."""
     from cv_textbook import analysis
 
-    modern, old = _model("modern"), _model("1998")
+    modern, old = _model("modern"), _model("1998_simplified")
     found = set()
     hidden = ("c1_conv", "c3_conv", "c5_dense", "f6_dense")
     if any(_activation_name(modern.get_layer(n)) != _activation_name(old.get_layer(n)) for n in hidden):
@@ -256,7 +258,7 @@ def check_modern_change(answer) -> bool:
     )
     differences = _differences()
     right = [key for key, means in _OPTION_MEANS.items() if means(differences)]
-    modern, old = _model("modern"), _model("1998")
+    modern, old = _model("modern"), _model("1998_simplified")
     params = analysis.count_params(modern)["total"]
     if given in right:
         return correct(
