@@ -94,7 +94,8 @@ def test_cifar_resnet_without_top_returns_the_last_map():
     assert resnet_cifar(depth=8, include_top=False, input_shape=(28, 28, 1)).output_shape == (None, 7, 7, 64)
 
 
-@pytest.mark.parametrize("variant", ["modern", "1998"])
+# The paper's variant "1998" has 1,716 without its top (tests/test_lenet.py): trainable S2, S4, sparse C3.
+@pytest.mark.parametrize("variant", ["modern", "1998_simplified"])
 def test_lenet5_without_top_returns_s4_maps(variant):
     model = lenet5(variant=variant, include_top=False)
     assert layer_names(model) == ["image", "c1_conv", "s2_pool", "c3_conv", "s4_pool"]
