@@ -93,8 +93,8 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", metavar="PATH", help="write the report here, and a bar chart beside it (.png)")
 
-    handout = commands.add_parser(
-        "handout", help="student copies of the chapter notebooks: solutions removed, exercise outputs cleared")
+    handout = commands.add_parser("handout", help="student copies of the chapter notebooks: solutions "
+                                                  "removed, exercise outputs cleared")
     handout.add_argument("out_dir", metavar="OUT_DIR", help="folder for the copies (not notebooks/ itself)")
     handout.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                          help="the notebooks to copy (default: every chapter notebook in notebooks/)")

@@ -19,7 +19,6 @@ This module imports only the standard library and the framework-free parts of th
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import importlib.metadata
 import importlib.util
 import platform
@@ -76,7 +75,7 @@ class Environment:
 
 
 def budget_mode() -> str:
-    """"smoke", "full" or "classroom", as the environment variables of ``cv_textbook.config`` ask."""
+    """The budget mode ``cv_textbook.config``'s environment variables ask for: smoke, full or classroom."""
     if config.is_smoke():
         return "smoke"
     return "full" if config.is_full() else "classroom"
@@ -132,7 +131,7 @@ def setup(chapter: int) -> Environment:
 
     from cv_textbook import device
 
-    training = device.training_setup()  # first: it asks for the GPUs with TensorFlow's native lines silenced
+    training = device.training_setup()  # before configure_gpus: it lists the GPUs with native logs silenced
     device.configure_gpus()
     environment = Environment(
         chapter=chapter,

@@ -233,7 +233,7 @@ def refreshed(notebook, path):
     index = _bootstrap_index(notebook)
     if index is None:
         notebook.cells.insert(1, nbformat.v4.new_code_cell(bootstrap))
-    elif notebook.cells[index].source != bootstrap:
+    else:
         notebook.cells[index].source = bootstrap
     collapse_solutions(notebook)
     return notebook
