@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 APT_PACKAGES := dataset-fashion-mnist graphviz
+# For tests/test_browser.py only (skipped without them); Debian's names, absent on some distributions.
+BROWSER_APT_PACKAGES := chromium chromium-driver
 
 .PHONY: help install data demo test lab notebooks clean
 
@@ -15,7 +17,7 @@ help:
 	@echo "make test       run the whole test suite (notebooks in smoke mode)"
 	@echo "make lab        open the chapter notebooks in JupyterLab"
 	@echo "make notebooks  re-execute every notebook in classroom mode, refreshing its outputs"
-	@echo "make data       make sure Fashion-MNIST (and Graphviz) are installed"
+	@echo "make data       make sure Fashion-MNIST (and Graphviz, and Chromium for the browser test) are installed"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,22 +36,35 @@ $(TEST_INSTALLED): $(INSTALLED)
 install: $(INSTALLED)
 
 # Debian's dataset-fashion-mnist holds the genuine files (/usr/share/datasets/fashion-mnist);
-# without apt-get or root, the message says what to do instead.
+# without apt-get or root, the message says what to do instead. Chromium and its driver are
+# installed where apt-get can (tests/test_browser.py is skipped without them); failing that is no error.
 data: install
 	@missing=""; \
 	[ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
-	if [ -n "$$missing" ]; then \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing$$missing with apt-get"; \
-	    apt-get install -y -qq $$missing >/dev/null 2>&1 || \
-	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }; \
-	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    echo "Installing$$missing with sudo apt-get"; \
-	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	browser=""; \
+	{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || \
+	  browser="$(BROWSER_APT_PACKAGES)"; \
+	if [ -n "$$missing$$browser" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	  else sudo="none"; fi; \
+	  if [ "$$sudo" = none ]; then \
+	    [ -z "$$missing" ] || echo "Not installed:$$missing. On Debian/Ubuntu: sudo apt-get install$$missing"; \
+	    [ -z "$$missing" ] || echo "Otherwise the data is read from data/fashion-mnist/ or downloaded once through Keras (see data/README.md)."; \
+	    [ -z "$$browser" ] || echo "Not installed: $$browser (only the browser test needs them; it is skipped)."; \
 	  else \
-	    echo "Not installed:$$missing. On Debian/Ubuntu: sudo apt-get install$$missing"; \
-	    echo "Otherwise the data is read from data/fashion-mnist/ or downloaded once through Keras (see data/README.md)."; \
+	    if [ -n "$$missing" ]; then \
+	      echo "Installing$$missing with $${sudo:+sudo }apt-get"; \
+	      $$sudo apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	        { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }; \
+	    fi; \
+	    if [ -n "$$browser" ]; then \
+	      echo "Installing $$browser with $${sudo:+sudo }apt-get (for the browser test)"; \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$browser >/dev/null 2>&1 || \
+	        { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$browser; } || \
+	        echo "Could not install $$browser: the browser test will be skipped."; \
+	    fi; \
 	  fi; \
 	fi
 	@$(PY) -m cv_textbook data

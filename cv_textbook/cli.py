@@ -92,6 +92,12 @@ def make_parser() -> argparse.ArgumentParser:
                        help="the test accuracy to time, instead of the spec's (lenet5 0.91, resnet20 0.93)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", metavar="PATH", help="write the report here, and a bar chart beside it (.png)")
+
+    handout = commands.add_parser("handout", help="student copies of the chapter notebooks: solutions "
+                                                  "removed, exercise outputs cleared")
+    handout.add_argument("out_dir", metavar="OUT_DIR", help="folder for the copies (not notebooks/ itself)")
+    handout.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                         help="the notebooks to copy (default: every chapter notebook in notebooks/)")
     return parser
 
 
@@ -209,6 +215,15 @@ def cmd_bench(args) -> None:
         print(f"wrote {args.json} and {bench.chart_path(args.json)}")
 
 
+def cmd_handout(args) -> None:
+    from cv_textbook import notebook_runner
+
+    paths = args.notebooks or notebook_runner.chapter_notebooks()
+    written = notebook_runner.write_handouts(args.out_dir, paths)
+    print(f"wrote {len(written)} student cop{'y' if len(written) == 1 else 'ies'} to {args.out_dir}: "
+          f"{', '.join(path.name for path in written)}")
+
+
 COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
@@ -216,6 +231,7 @@ COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "bench": cmd_bench,
+    "handout": cmd_handout,
 }
 
 
