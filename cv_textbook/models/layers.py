@@ -9,6 +9,7 @@ The 1998 LeNet-5 (LeCun et al., "Gradient-based learning applied to document rec
 §II.B and Appendix A) needs three things Keras lacks, written here with ``keras.ops`` only:
 ``scaled_tanh`` (the paper's squashing function), ``TrainableSubsampling`` (its S2 and S4) and
 ``ConnectionTableConv2D`` (its C3, whose maps each read only some of S2's maps, Table I).
+AlexNet's (and GoogLeNet's stem's) ``LocalResponseNormalization`` is the fourth.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from cv_textbook.checks import check_bool, check_choice, check_int, check_positive_int
+from cv_textbook.checks import check_bool, check_choice, check_int, check_number, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="cv_textbook")
@@ -338,4 +339,46 @@ class ConnectionTableConv2D(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         })
+        return config
+
+
+@keras.saving.register_keras_serializable(package="cv_textbook")
+class LocalResponseNormalization(keras.layers.Layer):
+    """AlexNet's local response normalisation across channels (Krizhevsky, Sutskever & Hinton 2012,
+    §3.3), which GoogLeNet's stem uses too; Keras has none.
+
+    b[c] = a[c] / (k + α · Σ a[j]²)^β, the sum over the ``size`` channels j centred on c (fewer at
+    the edges), with the paper's k = 2, n = 5, α = 1e-4, β = 0.75. α multiplies the sum itself,
+    as in the paper and in ``tf.nn.local_response_normalization`` (whose ``depth_radius`` is
+    (n − 1) / 2); Caffe and PyTorch divide α by n instead. Channels last; no weights. The
+    windowed sum of squares is one 1-D convolution over the channel axis, in ``keras.ops``.
+    """
+
+    def __init__(self, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75, **kwargs):
+        super().__init__(**kwargs)
+        self.size = check_positive_int("size", size, hint="AlexNet uses 5.")
+        if self.size % 2 == 0:
+            raise ValueError(f"size must be odd (a window centred on each channel; AlexNet uses 5), got {size}.")
+        self.k = check_number("k", k, 0.0)
+        self.alpha = check_number("alpha", alpha, 0.0)
+        self.beta = check_number("beta", beta, 0.0)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")  # squares of bfloat16 activations lose the sum's precision
+        squares = ops.square(x)
+        shape = ops.shape(squares)
+        # (batch·H·W, channels, 1) → the sum of each window of `size` channels, zeros past the edges
+        columns = ops.reshape(squares, (-1, shape[-1], 1))
+        window = ops.ones((self.size, 1, 1), dtype="float32")
+        sums = ops.conv(columns, window, strides=1, padding="same")
+        sums = ops.reshape(sums, shape)
+        outputs = x / ops.power(self.k + self.alpha * sums, self.beta)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"size": self.size, "k": self.k, "alpha": self.alpha, "beta": self.beta})
         return config
