@@ -33,7 +33,7 @@ def test_package_lists_every_chapter_module():
 def test_chapter_all_names_its_checks_and_nothing_missing(name):
     module = importlib.import_module(f"cv_textbook.exercises.{name}")
     checks = [attribute for attribute in dir(module) if attribute.startswith("check_")]
-    assert len(checks) == 3
+    assert len(checks) >= 3  # every chapter has at least three exercises (chapter 1 has a fourth)
     assert set(checks) <= set(module.__all__)
     assert all(hasattr(module, attribute) for attribute in module.__all__)
     for check in checks:

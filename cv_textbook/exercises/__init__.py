@@ -31,7 +31,8 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch00` (setup and data): ``check_count_class``,
   ``check_normalise``, ``check_brightest_class``.
 * :mod:`~cv_textbook.exercises.ch01` (convolution basics): ``check_output_size``,
-  ``check_param_count``, ``check_receptive_field``.
+  ``check_param_count``, ``check_receptive_field``, ``check_gap_cnn`` (build a network: the
+  check compares its parameter count and, with the reference's weights copied, its outputs).
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``.
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
