@@ -34,7 +34,7 @@ Chapters and their checks:
   ``check_param_count``, ``check_receptive_field``, ``check_gap_cnn`` (build a network: the
   check compares its parameter count and, with the reference's weights copied, its outputs).
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
-  ``check_modern_change``.
+  ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
   ``check_depth_formula``.
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
