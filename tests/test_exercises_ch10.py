@@ -160,3 +160,70 @@ def test_iou_fill_in(capsys):
 def test_questions_are_printable_text():
     for question in (ch10.DOWN_BLOCK_SHAPE_QUESTION, ch10.SEPARABLE_PARAMS_QUESTION, ch10.IOU_QUESTION):
         assert isinstance(question, str) and question.endswith(("?", "."))
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: build the down block
+# ---------------------------------------------------------------------------
+
+from keras import layers  # noqa: E402  (the students' blocks below are written with Keras layers)
+
+
+def _down_block(x, filters, relu_first=True, separable=True, projection="1x1", pool_padding="same"):
+    """A down block as a student writes it, with switches for the typical mistakes."""
+    block_input = x
+    for _ in (1, 2):
+        if relu_first:
+            x = layers.Activation("relu")(x)
+        conv = layers.SeparableConv2D if separable else layers.Conv2D
+        x = conv(filters, 3, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        if not relu_first:
+            x = layers.Activation("relu")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding)(x)
+    if projection == "1x1":
+        x = layers.add([x, layers.Conv2D(filters, 1, strides=2, padding="same")(block_input)])
+    elif projection == "3x3":
+        x = layers.add([x, layers.Conv2D(filters, 3, strides=2, padding="same")(block_input)])
+    elif projection == "stride 1":
+        x = layers.add([x, layers.Conv2D(filters, 1, padding="same")(block_input)])
+    return x
+
+
+def test_down_block_reference_answer(capsys):
+    # 32 -> 64 channels (down1's input is the entry block's 32 channels): sepconv1 3*3*32 + 32*64 + 64
+    # = 2,400; sepconv2 3*3*64 + 64*64 + 64 = 4,736; two BNs 2 * 4 * 64 = 512; projection 32*64 + 64
+    # = 2,112; total 9,760 (the down1 row of the notebook's table, by hand).
+    assert 2400 + 4736 + 512 + 2112 == 9760
+    assert_correct(capsys, ch10.check_down_block, _down_block)
+
+
+def test_down_block_reference_parameter_count():
+    import keras
+
+    inputs = keras.Input(shape=ch10.DOWN_BLOCK_INPUT_SHAPE)
+    assert keras.Model(inputs, _down_block(inputs, ch10.DOWN_BLOCK_FILTERS)).count_params() == 9760
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"projection": None}, "shortcut is missing"),
+        ({"projection": "3x3"}, "1x1 convolution"),
+        ({"projection": "stride 1"}, "cannot be added"),
+        ({"separable": False}, "SeparableConv2D"),
+        ({"relu_first": False}, "ReLU first"),
+        ({"pool_padding": "valid"}, "cannot be added"),
+    ],
+)
+def test_down_block_mistakes(capsys, options, expected):
+    assert_hint(capsys, ch10.check_down_block, functools.partial(_down_block, **options), expected)
+
+
+def test_down_block_fill_in(capsys):
+    def build_down_block(x, filters):
+        raise NotImplementedError
+
+    assert_fill_in(capsys, ch10.check_down_block, None)
+    assert_fill_in(capsys, ch10.check_down_block, build_down_block)
+    assert_hint(capsys, ch10.check_down_block, 42, "pass the function itself")
