@@ -3,11 +3,13 @@ placeholders ask to fill in, and no wrong answer raises."""
 
 import functools
 
+import keras
 import numpy as np
 import pytest
 
 from cv_textbook import models
 from cv_textbook.exercises import ch06
+from cv_textbook.models.layers import ZeroPadShortcut
 from exercise_feedback import assert_correct, assert_fill_in, assert_hint
 
 
@@ -122,8 +124,6 @@ def test_block_params_fill_in(capsys):
 
 
 def _weighted_layers(model):
-    import keras
-
     return sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) for layer in model.layers)
 
 
@@ -171,3 +171,150 @@ def test_depth_formula_fill_in(capsys):
         raise NotImplementedError
 
     assert_fill_in(capsys, ch06.check_depth_formula, stub)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: build the basic block
+# ---------------------------------------------------------------------------
+
+# Trainable parameters of the two blocks the check builds, by hand (He et al. 2016, Sec. 3.3 and
+# 4.2; convolutions without bias, gamma and beta per channel of each BatchNormalization):
+# 28x28x16 -> 32 filters, stride 2, projection (option B): 14,528 (as in exercise 2);
+# 28x28x16 -> 16 filters, stride 1, identity shortcut: 3x3x16x16 + 3x3x16x16 + 2 x 2 x 16 = 4,672.
+IDENTITY_BLOCK_PARAMS = 2 * 3 * 3 * 16 * 16 + 2 * 2 * 16
+assert IDENTITY_BLOCK_PARAMS == 4_672
+
+
+def _conv(x, filters, kernel, stride, bias=False, same_padding=False):
+    """A convolution as a student writes it: explicit one-pixel padding where a 3x3 one strides."""
+    if kernel > 1 and stride > 1 and not same_padding:
+        x = keras.layers.ZeroPadding2D(1)(x)
+        return keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=bias)(x)
+    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=bias)(x)
+
+
+def _student_block(x, filters, stride, *, shortcut_first=False, project="needed", projection_bn=True,
+                   projection_kernel=1, projection_stride=True, bias=False, relu_on_f=False,
+                   final_relu=True, stride_in_second=False, same_padding=False, epsilon=1e-3):
+    """The block built independently of the package, with one switch per typical mistake."""
+    def shortcut():
+        reshapes = stride != 1 or x.shape[-1] != filters
+        if project == "never" or (project == "needed" and not reshapes):
+            return x
+        s = _conv(x, filters, projection_kernel, stride if projection_stride else 1, bias)
+        return keras.layers.BatchNormalization(epsilon=epsilon)(s) if projection_bn else s
+
+    s = shortcut() if shortcut_first else None
+    first, second = (1, stride) if stride_in_second else (stride, 1)
+    f = _conv(x, filters, 3, first, bias, same_padding)
+    f = keras.layers.Activation("relu")(keras.layers.BatchNormalization(epsilon=epsilon)(f))
+    f = keras.layers.BatchNormalization(epsilon=epsilon)(_conv(f, filters, 3, second, bias, same_padding))
+    if relu_on_f:
+        f = keras.layers.Activation("relu")(f)
+    s = s if shortcut_first else shortcut()
+    h = f if project == "none" else keras.layers.Add()([f, s])
+    return keras.layers.Activation("relu")(h) if final_relu else h
+
+
+def _student(**mistake):
+    return functools.partial(_student_block, **mistake)
+
+
+def test_student_blocks_have_the_pinned_parameters():
+    # The test's own block (not the check's reference) has the parameters counted by hand above.
+    for (filters, stride), expected in [((32, 2), BLOCK_PARAMS), ((16, 1), IDENTITY_BLOCK_PARAMS)]:
+        inputs = keras.Input(shape=(28, 28, 16))
+        block = keras.Model(inputs, _student_block(inputs, filters, stride))
+        assert sum(int(np.prod(w.shape)) for w in block.trainable_weights) == expected
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        _student(),
+        _student(shortcut_first=True),  # Keras then lists the layers in another order
+        _student(epsilon=1.001e-5),  # the package's epsilon: no note about it
+    ],
+)
+def test_residual_block_correct(capsys, build):
+    assert_correct(capsys, ch06.check_residual_block, build)
+
+
+def test_residual_block_correct_names_both_counts(capsys):
+    assert ch06.check_residual_block(_student()) is True
+    out = " ".join(capsys.readouterr().out.split())
+    assert "14,528" in out and "4,672" in out and "epsilon 0.001" in out
+
+
+@pytest.mark.parametrize(
+    "mistake, expected",
+    [
+        ({"project": "never"}, "keras cannot add x (28x28x16)"),
+        ({"projection_stride": False}, "give the 1x1 projection stride 2"),
+        ({"relu_on_f": True}, "relu to f(x) before the addition"),
+        ({"relu_on_f": True, "final_relu": False}, "instead of after it"),
+        ({"final_relu": False}, "ends with a relu after the addition"),
+        ({"stride_in_second": True}, "first 3x3 convolution"),
+        ({"same_padding": True}, "zeropadding2d(1)"),
+        ({"bias": True}, "use_bias=false"),
+        ({"projection_bn": False}, "its own batchnormalization"),
+        ({"projection_kernel": 3}, "not 3x3"),
+        ({"project": "always"}, "option c"),
+        ({"project": "none"}, "needs a projection (option b)"),
+    ],
+)
+def test_residual_block_mistakes(capsys, mistake, expected):
+    assert_hint(capsys, ch06.check_residual_block, _student(**mistake), expected)
+
+
+def _zero_pad_shortcut(x, filters, stride):
+    """Option A (parameter-free zero-padding) where the exercise asks for a projection."""
+    f = _conv(x, filters, 3, stride)
+    f = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(f))
+    f = keras.layers.BatchNormalization()(_conv(f, filters, 3, 1))
+    s = ZeroPadShortcut(filters, stride)(x) if stride != 1 or x.shape[-1] != filters else x
+    return keras.layers.Activation("relu")(keras.layers.Add()([s, f]))
+
+
+def _plain_identity_case(x, filters, stride):
+    """Right for the stride-2 block, but no shortcut where the shape stays."""
+    if stride != 1:
+        return _student_block(x, filters, stride)
+    return _student_block(x, filters, stride, project="none")
+
+
+def _no_stride(x, filters, stride):
+    return _student_block(x, filters, 1)
+
+
+def _returns_model(x, filters, stride):
+    return keras.Model(x, _student_block(x, filters, stride))
+
+
+def _raises(x, filters, stride):
+    raise KeyError("filters")
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (_zero_pad_shortcut, "zero-padding (option a)"),
+        (_plain_identity_case, "no shortcut"),
+        (_no_stride, "the stride 2 is missing"),
+        (_returns_model, "output tensor"),
+        (_raises, "raised keyerror"),
+        (_student_block(keras.Input(shape=(28, 28, 16)), 32, 2), "pass the function itself"),
+    ],
+)
+def test_residual_block_other_mistakes(capsys, build, expected):
+    assert_hint(capsys, ch06.check_residual_block, build, expected)
+
+
+def test_residual_block_fill_in(capsys):
+    assert_fill_in(capsys, ch06.check_residual_block, None)
+    assert_fill_in(capsys, ch06.check_residual_block, lambda x, filters, stride: None)
+
+    def stub(x, filters, stride):
+        raise NotImplementedError
+
+    assert_fill_in(capsys, ch06.check_residual_block, stub)

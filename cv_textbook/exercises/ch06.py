@@ -4,6 +4,11 @@
   and stride 2 that receives a 28x28x16 map, as (height, width, channels).
 * ``check_block_params(answer)`` - the trainable parameters of that block with a projection
   shortcut (option B), as the CIFAR ResNets build it (no convolution biases).
+* ``check_residual_block(build)`` - a function ``build(x, filters, stride)`` that BUILDS a basic
+  residual block with the Keras functional API (projection shortcut where the shape changes,
+  option B). The check builds it twice (28x28x16 -> 32 filters, stride 2; and 16 filters,
+  stride 1), compares its trainable parameters with ``cv_textbook.models.resnet.basic_block``,
+  copies the reference block's weights into it and compares the outputs on a fixed input.
 * ``check_depth_formula(answer)`` - a function ``depth(n)``: the number of weighted layers of a
   CIFAR ResNet with ``n`` basic blocks per stage.
 
@@ -16,13 +21,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 
 import numpy as np
 
 from cv_textbook.exercises._feedback import (
+    Hint,
     a_function,
     as_whole_number,
     correct,
+    describe,
     describe_error,
     exercise_check,
     first_match,
@@ -42,11 +50,14 @@ __all__ = [
     "BLOCK_PARAMS_QUESTION",
     "BLOCK_SHAPE_QUESTION",
     "BLOCK_STRIDE",
+    "BUILD_CASES",
+    "BUILD_QUESTION",
     "DEPTH_CHECK_NS",
     "DEPTH_QUESTION",
     "check_block_params",
     "check_block_shape",
     "check_depth_formula",
+    "check_residual_block",
 ]
 
 # The block of the exercises: the first block of the CIFAR ResNet's second stage at 28x28x1.
@@ -65,6 +76,16 @@ BLOCK_PARAMS_QUESTION = (
     f"{BLOCK_FILTERS}, stride={BLOCK_STRIDE}) with a projection shortcut (option B: 1x1 "
     "convolution with stride 2, then BatchNormalization). Its convolutions have no bias, as in "
     "the CIFAR ResNets. How many trainable parameters does the whole block have?"
+)
+BUILD_QUESTION = (
+    "Write residual_block(x, filters, stride): the basic residual block of ResNet-18/34 and the "
+    "CIFAR ResNets, with the Keras functional API. F(x): 3x3 convolution with `filters` filters and "
+    "stride `stride` (pad one pixel on every side with ZeroPadding2D(1) and use padding='valid' "
+    "where the stride is 2; 'same' otherwise), BatchNormalization, ReLU, 3x3 convolution (stride "
+    "1, 'same'), BatchNormalization. Shortcut: x itself where the shape stays; where it changes, "
+    "a projection (option B): 1x1 convolution with `filters` filters and stride `stride`, then "
+    "BatchNormalization. Output: ReLU(shortcut + F(x)). Convolutions without bias. Return the "
+    "block's output tensor."
 )
 DEPTH_QUESTION = (
     "Write depth(n): the number of weighted layers (convolutions and the dense layer, not "
@@ -259,7 +280,340 @@ def check_block_params(answer) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Exercise 3: the depth formula
+# Exercise 3: build the basic block (projection shortcut where the shape changes)
+# ---------------------------------------------------------------------------
+
+# (input shape, filters, stride): a block that changes the shape (the first block of ResNet-20's
+# second stage at 28x28) and one that keeps it (every other block of the first stage).
+BUILD_CASES = ((BLOCK_INPUT, BLOCK_FILTERS, BLOCK_STRIDE), (BLOCK_INPUT, BLOCK_INPUT[2], 1))
+# Outputs agree when the largest difference is below this fraction of the largest output: float32
+# rounding stays near 1e-6 of it (mixed float16 near 1e-3); every mistake below changes the
+# outputs by a sizeable part of their range.
+_OUTPUT_TOLERANCE = 1e-2
+_SHAPES_IN_MESSAGE = re.compile(r"\(((?:None, )?\d+(?:, \d+)*)\)")
+
+
+def _case_text(case) -> str:
+    (height, width, channels), filters, stride = case
+    return f"a {height}x{width}x{channels} input with filters={filters}, stride={stride}"
+
+
+def _expected_shape(case) -> tuple:
+    (height, width, _), filters, stride = case
+    return (-(-height // stride), -(-width // stride), filters)
+
+
+def _fmt(shape_: tuple) -> str:
+    return "x".join(str(d) for d in shape_)
+
+
+def _add_error_hint(case, error) -> str | None:
+    """A hint for Keras refusing to add the shortcut and F(x), from the two shapes it names."""
+    found = [tuple(int(d) for d in match.replace("None, ", "").split(", "))
+             for match in _SHAPES_IN_MESSAGE.findall(str(error))]
+    if "incompatible shapes" not in str(error) or len(found) < 2:
+        return None
+    (height, width, channels), filters, stride = case
+    expected = _expected_shape(case)
+    other = next((s for s in found[:2] if s != expected), found[1])
+    if other == (height, width, channels):
+        return (
+            f"Keras cannot add x ({_fmt(other)}) to F(x) ({_fmt(expected)}): where the shape changes "
+            f"the shortcut must change it too. Project x with a 1x1 Conv2D of {filters} filters and "
+            f"stride {stride}, then BatchNormalization (option B), and add that to F(x)."
+        )
+    if other == (height, width, filters):
+        return (
+            f"your shortcut has {filters} channels but is still {height}x{width}: give the 1x1 "
+            f"projection stride {stride} too, so it reads every second pixel as F(x) does."
+        )
+    if other == (expected[0], expected[1], channels):
+        return (
+            f"your shortcut is {expected[0]}x{expected[1]} but keeps {channels} channels: a 1x1 "
+            f"Conv2D with {filters} filters turns them into the {filters} channels of F(x)."
+        )
+    return (
+        f"Keras cannot add tensors of shapes {_fmt(found[0])} and {_fmt(found[1])}: for "
+        f"{_case_text(case)} the shortcut and F(x) must both be {_fmt(expected)}."
+    )
+
+
+def _build_error_hint(case, error) -> str:
+    return _add_error_hint(case, error) or (
+        f"building your block for {_case_text(case)} raised {describe_error(error)}."
+    )
+
+
+def _student_model(build, case):
+    """The student's block for one case, as a model; FillIn or Hint when it cannot be built."""
+    import keras
+
+    input_shape, filters, stride = case
+    inputs = keras.Input(shape=input_shape, name="x")
+    fill_in = "your function still returns None: build the block and return its output tensor."
+    (output,) = results_of(build, [(inputs, filters, stride)], fill_in=fill_in,
+                           on_error=lambda _, error: _build_error_hint(case, error))
+    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
+        raise Hint(
+            "return the block's output tensor (what the last layer returned, e.g. "
+            f"`return layers.Activation('relu')(h)`), not {describe(output)}."
+        )
+    try:
+        return keras.Model(inputs, output)
+    except Exception as error:  # an output not computed from x
+        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
+                   "build every layer on x, starting from the argument your function receives.") from None
+
+
+def _reference_block(case, mistake: str | None = None):
+    """The package's basic block for one case (``resnet.basic_block``, option B, no biases), or the
+    same block with one typical mistake: the same weighted layers, wired differently."""
+    import keras
+    from keras import layers
+
+    from cv_textbook.models import blocks, resnet
+
+    input_shape, filters, stride = case
+    settings = dataclasses.replace(resnet.SETTINGS, use_bias=False)
+    inputs = keras.Input(shape=input_shape, name="x")
+    if mistake is None:
+        return keras.Model(inputs, resnet.basic_block(inputs, filters, stride, "block", settings=settings))
+    padding = "same" if mistake == "same_padding" else "symmetric"
+    first_stride, second_stride = (1, stride) if mistake == "stride_in_second" else (stride, 1)
+    short = resnet.shortcut(inputs, filters, stride, "B", "block", settings)
+    f = blocks.conv_bn(inputs, filters, 3, first_stride, "block_1", settings, padding=padding)
+    f = blocks.conv_bn(f, filters, 3, second_stride, "block_2", settings, relu=mistake in _RELU_ON_F,
+                       padding=padding)
+    if mistake == "plain":
+        h = f
+    else:
+        h = layers.Add(name="block_add")([short, f])
+    if mistake not in ("no_final_relu", "relu_before_add_only"):
+        h = layers.Activation("relu", name="block_out")(h)
+    return keras.Model(inputs, h)
+
+
+_RELU_ON_F = ("relu_before_add", "relu_before_add_only")
+
+# Mistakes that keep the parameters and the output shape, found by comparing outputs.
+_OUTPUT_MISTAKES = (
+    ("relu_before_add", "you apply a ReLU to F(x) before the addition. The block adds the second "
+     "BatchNormalization's output to the shortcut and applies the ReLU after the addition: "
+     "ReLU(shortcut + F(x)). F(x) must be able to be negative, or the block could only add to x."),
+    ("relu_before_add_only", "you apply the ReLU to F(x) before the addition instead of after it. "
+     "The order is: second BatchNormalization, add the shortcut, then ReLU."),
+    ("no_final_relu", "the block ends with a ReLU after the addition: ReLU(shortcut + F(x))."),
+    ("stride_in_second", "the stride belongs in the FIRST 3x3 convolution (and the projection), "
+     "not in the second: the block downsamples before it computes, as in the paper."),
+    ("same_padding", "with padding='same' and stride 2 Keras pads only the bottom and right of an "
+     "even map, so your outputs sit over pixels 1, 3, 5, ... while the shortcut reads 0, 2, 4, .... "
+     "Pad one pixel on every side with ZeroPadding2D(1) and use padding='valid' in the strided "
+     "convolution (section 2.2)."),
+    ("plain", "your block has no shortcut: it outputs ReLU(F(x)). Add x (or its projection) to "
+     "F(x) before the last ReLU."),
+)
+
+
+def _weighted_by_role(model) -> list:
+    """The model's layers with weights in an order that depends on the wiring, not on the order
+    they were created in: by the number of weighted layers from the input (a convolution on x
+    comes before the BatchNormalization after it), then convolutions before normalizations, then
+    the larger kernel first (the 3x3 convolution before the 1x1 projection; a BatchNormalization
+    follows its convolution's kernel). ``models.transfer_weights`` pairs layers in the order Keras
+    lists them, which changes when the shortcut is built after the residual branch."""
+    import keras
+
+    def kernel_area(layer):
+        kernel = getattr(layer, "kernel", None)
+        return int(np.prod(kernel.shape[:-2])) if kernel is not None else 0
+
+    depth, area, order = {}, {}, []
+    for layer in model.layers:
+        incoming = [id(tensor) for tensor in _as_list(layer.input)]
+        d = max((depth.get(t, 0) for t in incoming), default=0)
+        a = max((area.get(t, 0) for t in incoming), default=0)
+        if layer.weights:
+            d += 1
+            a = kernel_area(layer) or a
+            is_norm = isinstance(layer, keras.layers.BatchNormalization)
+            order.append(((d, is_norm, -a), layer))
+        for tensor in _as_list(layer.output):
+            depth[id(tensor)], area[id(tensor)] = d, a
+    return [layer for _, layer in sorted(order, key=lambda pair: pair[0])]
+
+
+def _as_list(tensors) -> list:
+    return list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+
+
+def _layer_text(layer) -> str:
+    kernel = getattr(layer, "kernel", None)
+    if kernel is None:
+        return f"{type(layer).__name__} ({layer.count_params()})"
+    return (f"{kernel.shape[0]}x{kernel.shape[1]} {type(layer).__name__} {kernel.shape[2]}->{kernel.shape[3]} "
+            f"stride {layer.strides[0]} ({sum(int(np.prod(w.shape)) for w in layer.trainable_weights):,})")
+
+
+def _copy_by_role(source, target) -> bool:
+    """Copy ``source``'s weights into ``target`` layer by layer (paired by role), and its
+    BatchNormalization epsilon, so that only the wiring can make the outputs differ; False when the
+    two do not hold the same kinds of layers with the same weight shapes."""
+    sources, targets = _weighted_by_role(source), _weighted_by_role(target)
+    # The package's BatchNormalization subclasses Keras's and holds the same weights.
+    same_kind = [isinstance(a, type(b)) or isinstance(b, type(a)) for a, b in zip(sources, targets)]
+    same_shapes = [[tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
+                   for a, b in zip(sources, targets)]
+    if len(sources) != len(targets) or not all(same_kind) or not all(same_shapes):
+        return False
+    for a, b in zip(sources, targets):
+        b.set_weights(a.get_weights())
+        if hasattr(a, "epsilon"):
+            b.epsilon = a.epsilon
+    return True
+
+
+def _epsilons(model) -> set:
+    return {layer.epsilon for layer in model.layers if hasattr(layer, "epsilon")}
+
+
+@functools.lru_cache(maxsize=None)
+def _fixed_input(case) -> np.ndarray:
+    input_shape = case[0]
+    return np.random.default_rng(6).standard_normal((2, *input_shape)).astype("float32")
+
+
+def _randomised(model, seed: int = 0):
+    """Random weights everywhere, BatchNormalization's statistics too, so that every layer shows in
+    the outputs (a fresh BatchNormalization is almost the identity)."""
+    rng = np.random.default_rng(seed)
+    for layer in _weighted_by_role(model):
+        values = []
+        for weight in layer.weights:
+            shape_ = tuple(weight.shape)
+            if "variance" in weight.path:
+                values.append(rng.uniform(0.5, 2.0, shape_))
+            elif "kernel" in weight.path:
+                fan_in = int(np.prod(shape_[:-1]))
+                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / fan_in))
+            else:  # gamma, beta, moving mean
+                values.append(rng.uniform(0.5, 1.5, shape_) if "gamma" in weight.path else
+                              rng.uniform(-0.5, 0.5, shape_))
+        layer.set_weights([v.astype("float32") for v in values])
+    return model
+
+
+def _outputs(model, case) -> np.ndarray:
+    import keras
+
+    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
+
+
+def _count_hint(case, given: int, reference_model) -> str:
+    """A hint for a block whose trainable parameters differ from the package's block."""
+    from cv_textbook import analysis
+
+    (_, _, channels), filters, stride = case
+    expected = _trainable(reference_model)
+    reshapes = stride != 1 or channels != filters
+    projection = analysis.conv_params(1, channels, filters, use_bias=False)
+    mistakes = [
+        (expected + (3 if reshapes else 2) * filters,
+         "the convolutions have no bias here (use_bias=False): the BatchNormalization right after "
+         "each one has its own shift beta, which makes a bias redundant."),
+        (expected - 2 * filters if reshapes else None,
+         "the projection needs its own BatchNormalization after the 1x1 convolution, like every "
+         "convolution of the block."),
+        (expected + 8 * projection if reshapes else None,
+         "the projection is a 1x1 convolution (kernel_size=1), not 3x3: it only mixes channels and "
+         "subsamples."),
+        (expected - projection - 2 * filters if reshapes else None,
+         "a block whose shape changes needs a projection (option B): a 1x1 Conv2D with "
+         f"{filters} filters and stride {stride}, then BatchNormalization. Zero-padding (option A) "
+         "or no shortcut at all has no parameters there."),
+        (None if reshapes else expected + projection + 2 * filters,
+         "where the shape does not change the shortcut is x itself, with no layer: project only "
+         "where the stride or the number of channels changes (a projection in every block is "
+         "option C)."),
+    ]
+    layers_text = "; ".join(_layer_text(layer) for layer in _weighted_by_role(reference_model))
+    return first_match(given, [(wrong, message) for wrong, message in mistakes if wrong is not None]) or (
+        f"for {_case_text(case)} your block has {given:,} trainable parameters, the package's "
+        f"{expected:,}: {layers_text} (BatchNormalization: gamma and beta)."
+    )
+
+
+def _check_case(build, case) -> tuple[str, set]:
+    """Build one case and compare it with the reference. If it matches: a summary of the case and
+    the student's BatchNormalization epsilons that differ from the package's."""
+    student = _student_model(build, case)
+    expected_shape = _expected_shape(case)
+    given_shape = tuple(student.output.shape[1:])
+    (height, width, channels), filters, stride = case
+    if given_shape != expected_shape:
+        raise Hint(first_match(given_shape, [
+            ((height, width, filters),
+             f"for {_case_text(case)} your block outputs {_fmt(given_shape)}: the stride {stride} "
+             "is missing (the first 3x3 convolution and the projection both have it)."),
+            ((height // (stride * stride), width // (stride * stride), filters),
+             "only the first 3x3 convolution (and the projection) has the stride; the second keeps "
+             "the size."),
+        ]) or f"for {_case_text(case)} the block must output {_fmt(expected_shape)}, yours gives "
+              f"{_fmt(given_shape)}.")
+    reference = _randomised(_reference_block(case))
+    given, expected = _trainable(student), _trainable(reference)
+    if given != expected:
+        raise Hint(_count_hint(case, given, reference))
+    epsilons = _epsilons(student)
+    if not _copy_by_role(reference, student):
+        raise Hint(
+            f"your block has the right number of parameters ({given:,}) but not the same layers: "
+            + "; ".join(_layer_text(layer) for layer in _weighted_by_role(reference))
+            + ". Each convolution is followed by its BatchNormalization."
+        )
+    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
+    if _agree(student_out, reference_out):
+        difference = float(np.abs(student_out - reference_out).max())
+        same = "the same outputs" if difference == 0 else f"outputs within {difference:.1e}"
+        return (f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {expected:,} trainable parameters, {same}",
+                epsilons - _epsilons(reference))
+    for mistake, message in _OUTPUT_MISTAKES:
+        variant = _reference_block(case, mistake)
+        if _copy_by_role(reference, variant) and _agree(student_out, _outputs(variant, case)):
+            raise Hint(message)
+    raise Hint(
+        f"your block has the right layers and {given:,} parameters, but with the package's weights "
+        f"copied in its outputs differ for {_case_text(case)}. Check the order: conv, BN, ReLU, "
+        "conv, BN; add the shortcut; ReLU."
+    )
+
+
+@exercise_check
+def check_residual_block(build) -> bool:
+    """Check a function ``build(x, filters, stride)`` that builds a basic residual block."""
+    a_function(build, fill_in="replace None by your function, e.g. def residual_block(x, filters, stride): "
+               "..., and pass residual_block.", example="check_residual_block(residual_block)")
+    summaries, epsilons = zip(*(_check_case(build, case) for case in BUILD_CASES))
+    other_epsilons = sorted(set().union(*epsilons))
+    note = ""
+    if other_epsilons:
+        from cv_textbook.models import resnet
+
+        note = (f" (Your BatchNormalization epsilon {', '.join(f'{e:g}' for e in other_epsilons)} differs "
+                f"from the package's {resnet.BN_EPSILON:g}, keras.applications' value: a negligible "
+                "difference, set equal for the comparison.)")
+    return correct(
+        "with the weights of cv_textbook.models.resnet.basic_block copied in, your block computes "
+        f"what the package's does ({'; '.join(summaries)}). Where the shape changes the projection "
+        f"bridges it; elsewhere the shortcut is x itself and costs nothing.{note}"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 4: the depth formula
 # ---------------------------------------------------------------------------
 
 
