@@ -29,9 +29,9 @@ def test_package_lists_every_chapter_module():
         assert f":mod:`~cv_textbook.exercises.{name}`" in exercises.__doc__
 
 
-# Three checks per chapter, plus the build exercises added since (issue 15): ch01's check_gap_cnn and
-# ch02's check_paper_features.
-CHECKS_PER_CHAPTER = {"ch01": 4, "ch02": 4}
+# Three checks per chapter, plus the build exercises added since (issue 15): ch01 check_gap_cnn,
+# ch02 check_paper_features, ch06 check_residual_block and ch10 check_down_block.
+CHECKS_PER_CHAPTER = {"ch01": 4, "ch02": 4, "ch06": 4, "ch10": 4}
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
