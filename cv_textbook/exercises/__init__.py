@@ -36,9 +36,10 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
-  ``check_depth_formula``.
+  ``check_depth_formula``, ``check_residual_block`` (build a residual block with its shortcut).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
-  ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``.
+  ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,
+  ``check_down_block`` (build the encoder's separable down block).
 
 Importing a chapter module is cheap: data and models are loaded only when a check runs.
 The helpers every check shares (feedback, reading an answer, the mistake table) live in
