@@ -45,7 +45,8 @@ def as_set(boxes):
 def test_each_rectangle_on_black_is_proposed_in_every_mode(mode):
     # A uniform rectangle on black is one segment of the graph segmentation, but the segmentation first
     # smooths the image (a Gaussian of sigma 0.8, Felzenszwalb & Huttenlocher's setting), which can move a
-    # segment's border by a pixel: (41, 51, 59, 79) against (40, 50, 60, 80) is IoU 18 * 28 / (20 * 30) = 0.84.
+    # segment's border by a pixel: (41, 51, 59, 79) against (40, 50, 60, 80) is IoU 18 * 28 / (20 * 30)
+    # = 0.84.
     rectangles = [[40, 50, 60, 80], [90, 10, 120, 30]]
     proposals = selective_search(rectangles_image(), mode=mode)
     assert (iou(rectangles, proposals).max(axis=1) >= 0.8).all()
