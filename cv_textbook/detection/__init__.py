@@ -3,8 +3,9 @@
 A leaf like ``cv_textbook.models``: Keras and NumPy only (``keras.ops``, so every backend).
 ``boxes``: IoU, formats, deltas; ``anchors``: the RPN's anchors and how well they fit a data
 set; ``nms``: greedy non-maximum suppression; ``roi``: the ``RoIPooling`` and ``RoIAlign``
-layers; ``sampling``: RPN and RoI labels, samples and regression targets. Selective search
-(``cv_textbook.detection.proposals``) is not imported here: it needs OpenCV, a heavy import.
+layers; ``sampling``: RPN and RoI labels, samples and regression targets; ``rpn``: the RPN's
+proposals (decode, clip, NMS). Selective search (``cv_textbook.detection.proposals``) is not
+imported here: it needs OpenCV, a heavy import.
 Detection metrics (mAP) live in ``cv_textbook.metrics``.
 """
 
@@ -28,6 +29,7 @@ from cv_textbook.detection.boxes import (
 )
 from cv_textbook.detection.nms import batched_nms, nms
 from cv_textbook.detection.roi import RoIAlign, RoIPooling, roi_align, roi_max_pool
+from cv_textbook.detection.rpn import rpn_proposals
 from cv_textbook.detection.sampling import label_anchors, rpn_targets, sample_anchors, sample_rois
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "nms",
     "roi_align",
     "roi_max_pool",
+    "rpn_proposals",
     "rpn_targets",
     "sample_anchors",
     "sample_rois",
