@@ -1,4 +1,5 @@
-"""RoI max pooling and RoI align: d2l's hand-checked example, tf.image.crop_and_resize, gradients, saving, JAX."""
+"""RoI max pooling and RoI align (d2l's hand-checked example, tf.image.crop_and_resize, gradients, saving,
+JAX) and R-CNN's region warping."""
 
 import importlib.util
 import os
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cv_textbook.detection import RoIAlign, RoIPooling
+from cv_textbook.detection import RoIAlign, RoIPooling, warp_regions
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -33,18 +34,20 @@ def test_roi_pooling_gives_d2l_hand_checked_maxima():
 
 
 def test_roi_align_reads_a_linear_map_at_the_bin_centres():
-    # The map is 4 * row + column, and bilinear interpolation is exact on it. RoI (10,10)-(30,30) at scale 0.1 covers
-    # feature coordinates 1..3; its 2 x 2 bins are centred at 1.5 and 2.5, i.e. cells 1 and 2 (a cell's centre
-    # sits at index + 0.5): values 4*1+1 = 5, 6, 9, 10. Every sample lies inside the map, so any sampling ratio agrees.
+    # The map is 4 * row + column, and bilinear interpolation is exact on it. RoI (10,10)-(30,30) at scale 0.1
+    # covers feature coordinates 1..3; its 2 x 2 bins are centred at 1.5 and 2.5, i.e. cells 1 and 2 (a cell's
+    # centre sits at index + 0.5): values 4*1+1 = 5, 6, 9, 10. Every sample lies inside the map, so any
+    # sampling ratio agrees.
+    roi = np.array([[[10, 10, 30, 30]]], "float32")
     for sampling_ratio in (1, 2, 3):
-        aligned = numpy(RoIAlign(2, 0.1, sampling_ratio)([FEATURES, np.array([[[10, 10, 30, 30]]], "float32")]))
+        aligned = numpy(RoIAlign(2, 0.1, sampling_ratio)([FEATURES, roi]))
         np.testing.assert_allclose(aligned[0, 0, ..., 0], [[5, 6], [9, 10]], atol=1e-5)
 
 
 def test_roi_align_reads_zero_more_than_a_cell_off_the_map_and_the_border_cell_nearer():
-    # A map of ones, scale 1, one bin with 2 x 2 samples. RoI x from -3 to 1 gives samples at x = -2.5 and -0.5
-    # (index coordinates: image x - 0.5): the first is more than one cell off the map and reads 0, the second
-    # reads the border cell, 1 (Mask R-CNN's rules). Rows 1..3 are inside. Mean of 0, 1, 0, 1 = 0.5.
+    # A map of ones, scale 1, one bin with 2 x 2 samples. RoI x from -3 to 1 gives samples at x = -2.5 and
+    # -0.5 (index coordinates: image x - 0.5): the first is more than one cell off the map and reads 0, the
+    # second reads the border cell, 1 (Mask R-CNN's rules). Rows 1..3 are inside. Mean of 0, 1, 0, 1 = 0.5.
     ones = np.ones((1, 4, 4, 1), "float32")
     aligned = numpy(RoIAlign(1, 1.0, 2)([ones, np.array([[[-3, 1, 1, 3]]], "float32")]))
     np.testing.assert_allclose(aligned[0, 0, 0, 0, 0], 0.5, atol=1e-6)
@@ -53,8 +56,8 @@ def test_roi_align_reads_zero_more_than_a_cell_off_the_map_and_the_border_cell_n
 def crop_and_resize_reference(features, rois, output_size, spatial_scale, sampling_ratio, aligned):
     """RoI align by tf.image.crop_and_resize, then an average over each bin's samples.
 
-    crop_and_resize samples crop_size points from y1 to y2 inclusive, in coordinates normalised so that 0 is the
-    first cell's centre and 1 the last's (y * (height - 1) in cells). RoI align's samples are the points
+    crop_and_resize samples crop_size points from y1 to y2 inclusive, in coordinates normalised so that 0 is
+    the first cell's centre and 1 the last's (y * (height - 1) in cells). RoI align's samples are the points
     (k + 0.5) * step from the region's start, step = region height / (bins * sampling_ratio): so y1 and y2 are
     the first and last sample, divided by height - 1.
     """
@@ -73,7 +76,8 @@ def crop_and_resize_reference(features, rois, output_size, spatial_scale, sampli
     crop_size = (out_height * sampling_ratio, out_width * sampling_ratio)
     crops = tf.image.crop_and_resize(features, np.array(boxes, "float32"), images, crop_size).numpy()
     channels = features.shape[-1]
-    crops = crops.reshape(-1, out_height, sampling_ratio, out_width, sampling_ratio, channels).mean(axis=(2, 4))
+    crops = crops.reshape(-1, out_height, sampling_ratio, out_width, sampling_ratio, channels)
+    crops = crops.mean(axis=(2, 4))
     return crops.reshape(batch, -1, out_height, out_width, channels)
 
 
@@ -119,8 +123,9 @@ def test_layers_build_in_a_functional_model_save_and_load_in_safe_mode(tmp_path)
     model = keras.Model([features, rois], outputs)
     assert tuple(outputs[0].shape) == (None, 5, 2, 3, 3) and tuple(outputs[1].shape) == (None, 5, 3, 3, 3)
     rng = np.random.default_rng(0)
+    corners = np.sort(rng.uniform(0, 16, (2, 5, 2, 2)), axis=2)  # (x1, x2) and (y1, y2), sorted
     data = [rng.normal(size=(2, 8, 8, 3)).astype("float32"),
-            np.sort(rng.uniform(0, 16, (2, 5, 2, 2)), axis=2).transpose(0, 1, 3, 2).reshape(2, 5, 4).astype("float32")]
+            corners.transpose(0, 1, 3, 2).reshape(2, 5, 4).astype("float32")]
     path = tmp_path / "roi.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -152,11 +157,70 @@ def test_bad_input_shapes_raise_errors_that_name_them():
         RoIPooling(2)([FEATURES, ROIS[0]])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (`make test` installs it)")
+# A 64 x 64 image whose pixel (row r, column c) holds 100 * r + c: bilinear interpolation is exact on it, and
+# a point (x, y) in image pixels (pixel c spans [c, c + 1), centre c + 0.5) reads 100 * (y - 0.5) + (x - 0.5).
+RAMP = (100 * np.arange(64)[:, None] + np.arange(64)[None, :]).astype("float32")[None, :, :, None]
+
+
+def test_warp_regions_stretches_each_box_to_the_output_size():
+    # Box (8, 16)-(48, 24), 40 x 8 px, to 4 x 4: column centres at x = 8 + (j + 0.5) * 10 = 13, 23, 33, 43,
+    # row centres at y = 16 + (i + 0.5) * 2 = 17, 19, 21, 23 (R-CNN's anisotropic warp).
+    warped = numpy(warp_regions(RAMP, np.array([[[8, 16, 48, 24]]], "float32"), size=4))
+    assert warped.shape == (1, 1, 4, 4, 1) and warped.dtype == np.float32
+    x, y = np.array([13, 23, 33, 43]) - 0.5, np.array([17, 19, 21, 23]) - 0.5
+    np.testing.assert_allclose(warped[0, 0, :, :, 0], 100 * y[:, None] + x[None, :], atol=1e-3)
+
+
+def test_warp_regions_context_shows_the_image_around_the_box():
+    # Box (10, 10)-(30, 30) to 8 x 8 with context 2: the inner 4 x 4 pixels show the box (5 image pixels per
+    # output pixel), so 2 output pixels = 10 image pixels on each side: the box (0, 0)-(40, 40) without
+    # context.
+    box = np.array([[[10, 10, 30, 30]]], "float32")
+    with_context = numpy(warp_regions(RAMP, box, size=8, context=2))[0, 0, :, :, 0]
+    centres = (np.arange(8) + 0.5) * 5 - 0.5  # 2, 7, ..., 37
+    np.testing.assert_allclose(with_context, 100 * centres[:, None] + centres[None, :], atol=1e-3)
+    without_context = numpy(warp_regions(RAMP, box, size=4))[0, 0, :, :, 0]
+    np.testing.assert_allclose(with_context[2:6, 2:6], without_context, atol=1e-3)
+
+
+def test_warp_regions_takes_uint8_canvases_and_many_regions():
+    images = np.zeros((2, 32, 32, 1), np.uint8)
+    images[0, 4:12, 4:20] = 255
+    boxes = np.array([[[4, 4, 20, 12], [20, 20, 30, 30]], [[0, 0, 32, 32], [4, 4, 20, 12]]], "float32")
+    warped = numpy(warp_regions(images, boxes, size=(6, 5)))
+    assert warped.shape == (2, 2, 6, 5, 1)
+    # The white rectangle's own box is white throughout; the other boxes show black.
+    np.testing.assert_allclose(warped[0, 0], 255, atol=1e-3)
+    np.testing.assert_array_equal(warped[0, 1], 0)
+    np.testing.assert_array_equal(warped[1, 1], 0)
+
+
+@pytest.mark.parametrize(
+    "keywords, message",
+    [
+        ({"size": 0}, r"output_size must be an integer of at least 1"),
+        ({"size": 8, "context": 4}, r"context must leave the box at least one pixel of the output: below 4"),
+        ({"context": -1}, r"context must be an integer of at least 0"),
+    ],
+)
+def test_warp_regions_bad_arguments_raise_errors_that_name_them(keywords, message):
+    with pytest.raises(ValueError, match=message):
+        warp_regions(RAMP, np.zeros((1, 1, 4), "float32"), **keywords)
+
+
+def test_warp_regions_bad_shapes_raise_errors_that_name_them():
+    with pytest.raises(ValueError, match=r"images must have shape \(batch, height, width, channels\)"):
+        warp_regions(RAMP[0], np.zeros((1, 1, 4), "float32"))
+    with pytest.raises(ValueError, match=r"boxes must have shape \(batch, regions, 4\)"):
+        warp_regions(RAMP, np.zeros((1, 4), "float32"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="JAX is not installed (`make test` installs it)")
 def test_roi_layers_and_their_gradients_run_on_jax():
     script = """
 import jax, keras, numpy as np
-from cv_textbook.detection import RoIAlign, RoIPooling
+from cv_textbook.detection import RoIAlign, RoIPooling, warp_regions
 assert keras.backend.backend() == "jax"
 features = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
 rois = np.array([[[0, 0, 20, 20], [0, 10, 30, 30]]], "float32")

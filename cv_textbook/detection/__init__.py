@@ -28,7 +28,7 @@ from cv_textbook.detection.boxes import (
     validate_boxes,
 )
 from cv_textbook.detection.nms import batched_nms, nms
-from cv_textbook.detection.roi import RoIAlign, RoIPooling, roi_align, roi_max_pool
+from cv_textbook.detection.roi import RoIAlign, RoIPooling, roi_align, roi_max_pool, warp_regions
 from cv_textbook.detection.rpn import rpn_proposals
 from cv_textbook.detection.sampling import label_anchors, rpn_targets, sample_anchors, sample_rois
 
@@ -58,4 +58,5 @@ __all__ = [
     "sample_anchors",
     "sample_rois",
     "validate_boxes",
+    "warp_regions",
 ]

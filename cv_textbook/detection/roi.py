@@ -22,14 +22,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from cv_textbook.checks import check_bool, check_number, check_positive_int
+from cv_textbook.checks import check_bool, check_int, check_number, check_positive_int
 
 
 def _output_size(value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"output_size must be an int or (height, width), such as (7, 7), got {value!r}.")
-        return (check_positive_int("output_size height", value[0]), check_positive_int("output_size width", value[1]))
+        return (check_positive_int("output_size height", value[0]),
+                check_positive_int("output_size width", value[1]))
     size = check_positive_int("output_size", value, hint="Fast R-CNN uses 7 (a 7 x 7 grid for VGG-16's fc6).")
     return size, size
 
@@ -42,7 +43,8 @@ def _check_inputs(layer_name: str, features_shape, rois_shape):
         )
     if len(rois_shape) != 3 or rois_shape[-1] != 4:
         raise ValueError(
-            f"{layer_name} rois must have shape (batch, regions, 4), pixel corners (x1, y1, x2, y2) per region, "
+            f"{layer_name} rois must have shape (batch, regions, 4), pixel corners (x1, y1, x2, y2) "
+            "per region, "
             f"got shape {tuple(rois_shape)}."
         )
 
@@ -64,7 +66,8 @@ def _bin_masks(start, end, bins: int, size):
     step = span / bins
     index = ops.cast(ops.arange(bins), "float32")
     first = ops.clip(ops.floor(index * step[..., None]) + start[..., None], 0.0, ops.cast(size, "float32"))
-    last = ops.clip(ops.ceil((index + 1.0) * step[..., None]) + start[..., None], 0.0, ops.cast(size, "float32"))
+    last = ops.clip(ops.ceil((index + 1.0) * step[..., None]) + start[..., None], 0.0,
+                    ops.cast(size, "float32"))
     cells = ops.cast(ops.arange(size), "float32")
     return (cells >= first[..., None]) & (cells < last[..., None])
 
@@ -147,6 +150,41 @@ def roi_align(features, rois, output_size=(7, 7), spatial_scale: float = 1 / 16,
     return ops.einsum("brpwc,brqw->brpqc", along_rows, columns)
 
 
+def warp_regions(images, boxes, size=(32, 32), context: int = 0):
+    """R-CNN's input (Girshick et al., 2014, §2.1 and appendix A): every region stretched to ``size``.
+
+    ``images`` (B, H, W, C), ``boxes`` (B, R, 4) pixel corners -> float32 (B, R, height, width, C).
+    Regions are warped anisotropically (whatever their aspect ratio), each output pixel read by
+    bilinear interpolation at its centre: :func:`roi_align` on the image itself (spatial scale 1, one
+    sample per bin). ``context``: R-CNN's p, the pixels of the warped output on each side that show
+    the image around the box (the paper: 16 of 227); the box is enlarged by ``context / (side - 2 *
+    context)`` of its size on each side. Outside the image reads 0 (the canvases' black; R-CNN
+    filled with the image mean).
+    """
+    out_height, out_width = _output_size(size)
+    context = check_int("context", context, 0)
+    if 2 * context >= min(out_height, out_width):
+        raise ValueError(
+            f"context must leave the box at least one pixel of the output: below "
+            f"{min(out_height, out_width) / 2} for size {(out_height, out_width)}, got {context}."
+        )
+    if len(ops.shape(images)) != 4:
+        raise ValueError(
+            f"images must have shape (batch, height, width, channels), got shape {ops.shape(images)}."
+        )
+    if len(ops.shape(boxes)) != 3 or ops.shape(boxes)[-1] != 4:
+        raise ValueError(
+            f"boxes must have shape (batch, regions, 4), pixel corners per region, "
+            f"got shape {ops.shape(boxes)}."
+        )
+    boxes = ops.cast(boxes, "float32")
+    grow_x = (boxes[..., 2] - boxes[..., 0]) * context / (out_width - 2 * context)
+    grow_y = (boxes[..., 3] - boxes[..., 1]) * context / (out_height - 2 * context)
+    boxes = ops.stack([boxes[..., 0] - grow_x, boxes[..., 1] - grow_y, boxes[..., 2] + grow_x,
+                       boxes[..., 3] + grow_y], axis=-1)
+    return roi_align(ops.cast(images, "float32"), boxes, (out_height, out_width), 1.0, 1, aligned=True)
+
+
 class _RoILayer(keras.layers.Layer):
     """What both RoI layers share: arguments, shape checks, output shape, config."""
 
@@ -211,10 +249,11 @@ class RoIAlign(_RoILayer):
 
     def call(self, inputs):
         features, rois = inputs
-        return roi_align(features, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned)
+        return roi_align(features, rois, self.output_size, self.spatial_scale, self.sampling_ratio,
+                         self.aligned)
 
     def get_config(self):
         return {**super().get_config(), "sampling_ratio": self.sampling_ratio, "aligned": self.aligned}
 
 
-__all__ = ["RoIAlign", "RoIPooling", "roi_align", "roi_max_pool"]
+__all__ = ["RoIAlign", "RoIPooling", "roi_align", "roi_max_pool", "warp_regions"]
