@@ -1,4 +1,5 @@
-"""Greedy NMS in keras.ops: by hand, against tf.image.non_max_suppression, per class, batched, compiled, on JAX."""
+"""Greedy NMS in keras.ops: by hand, against tf.image.non_max_suppression, per class, batched, compiled,
+on JAX."""
 
 import importlib.util
 import json
@@ -56,7 +57,8 @@ def test_output_is_padded_to_max_outputs_with_minus_one():
 
 
 def test_an_iou_exactly_at_the_threshold_does_not_suppress():
-    # (0,0,10,10) lies inside (0,0,10,20): IoU 100 / 200 = 0.5, as TensorFlow (which suppresses only IoU > threshold).
+    # (0,0,10,10) lies inside (0,0,10,20): IoU 100 / 200 = 0.5, as TensorFlow (which suppresses only
+    # IoU > threshold).
     boxes = np.array([[0, 0, 10, 20], [0, 0, 10, 10]], "float32")
     scores = np.array([0.9, 0.8], "float32")
     assert kept(*nms(boxes, scores, 0.5)) == [0, 1] == tensorflow_nms(boxes, scores, 10, 0.5)
@@ -119,7 +121,8 @@ def test_no_boxes_keep_nothing():
     "arguments, message",
     [
         (([[10, 0, 0, 10]], [1.0]), r"boxes must be corners \(x1, y1, x2, y2\) with x1 <= x2"),
-        (([[0, 0, 10, 10]], [1.0, 2.0]), r"scores must have one score per box, shape \(1,\), got shape \(2,\)"),
+        (([[0, 0, 10, 10]], [1.0, 2.0]),
+         r"scores must have one score per box, shape \(1,\), got shape \(2,\)"),
         (([0, 0, 10, 10], [1.0]), r"boxes must have shape \(boxes, 4\)"),
         (([[0, 0, 10, 10]], [1.0], 1.5), r"iou_threshold must be an IoU between 0 and 1"),
         (([[0, 0, 10, 10]], [1.0], 0.5, 0), r"max_outputs must be an integer of at least 1"),
@@ -135,7 +138,8 @@ def test_classes_must_match_the_boxes():
         nms([[0, 0, 10, 10]], [1.0], classes=[0, 1])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (`make test` installs it)")
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="JAX is not installed (`make test` installs it)")
 def test_nms_runs_under_jax_jit():
     boxes, scores = random_boxes(np.random.default_rng(5), 120, tied_scores=True)
     expected = tensorflow_nms(boxes, scores, 40, 0.45)
@@ -149,8 +153,10 @@ indices, count = jax.jit(lambda b, s: nms(b, s, 0.45, 40))(boxes, scores)
 print(json.dumps(np.asarray(indices)[: int(count)].tolist()))
 """
     result = subprocess.run(  # from the repository root, so that its cv_textbook is imported
-        [sys.executable, "-c", script], input=json.dumps({"boxes": boxes.tolist(), "scores": scores.tolist()}),
-        capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"}, cwd=REPOSITORY,
+        [sys.executable, "-c", script],
+        input=json.dumps({"boxes": boxes.tolist(), "scores": scores.tolist()}),
+        capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"},
+        cwd=REPOSITORY,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == expected

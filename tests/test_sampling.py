@@ -33,8 +33,8 @@ def test_an_iou_of_exactly_0_7_is_positive():
 
 
 def test_a_box_without_an_anchor_of_iou_0_7_still_gets_its_best_anchor():
-    # Box (0,0,10,10) against anchors (0,0,10,20) (IoU 0.5) and (0,0,10,40) (0.25): no anchor reaches 0.7, so the
-    # best one becomes positive; the other is negative (< 0.3).
+    # Box (0,0,10,10) against anchors (0,0,10,20) (IoU 0.5) and (0,0,10,40) (0.25): no anchor reaches 0.7,
+    # so the best one becomes positive; the other is negative (< 0.3).
     labels, matches = label_anchors(ANCHORS[1:], BOX)
     assert labels.tolist() == [1, 0, 0] and matches.tolist() == [0, -1, -1]
 
@@ -47,13 +47,15 @@ def test_every_anchor_tied_for_a_boxs_best_iou_is_positive():
 
 
 def test_each_positive_regresses_towards_its_highest_iou_box():
-    boxes = np.array([[0, 0, 10, 10], [48, 50, 60, 60]], "float32")  # the second overlaps anchor 3 by 100 / 120
+    # The second box overlaps anchor 3 by 100 / 120.
+    boxes = np.array([[0, 0, 10, 10], [48, 50, 60, 60]], "float32")
     labels, matches = label_anchors(ANCHORS, boxes)
     assert labels.tolist() == [1, -1, 0, 1] and matches.tolist() == [0, -1, -1, 1]
 
 
 def test_padding_boxes_are_ignored():
-    # The padding slot sits exactly on anchor 3, but valid=False: anchor 3 stays negative, matches never name it.
+    # The padding slot sits exactly on anchor 3, but valid=False: anchor 3 stays negative, matches never
+    # name it.
     boxes = np.array([[0, 0, 10, 10], [50, 50, 60, 60]], "float32")
     labels, matches = label_anchors(ANCHORS, boxes, valid=np.array([True, False]))
     assert labels.tolist() == [1, -1, 0, 0] and matches.tolist() == [0, -1, -1, -1]
@@ -91,7 +93,8 @@ def test_sampling_is_seeded():
 
 def test_rpn_targets_hold_eq_2_deltas_for_positives_only():
     anchors = np.array([[0, 0, 10, 10], [50, 50, 60, 60], [0, 0, 10, 20]], "float32")
-    # Box (1,2)-(13,10) against anchor (0,0)-(10,10): IoU 72 / 124 = 0.58 < 0.7, but its best anchor, so positive.
+    # Box (1,2)-(13,10) against anchor (0,0)-(10,10): IoU 72 / 124 = 0.58 < 0.7, but its best anchor, so
+    # positive.
     # Ren et al. eq. 2 (tests/test_boxes.py): (0.2, 0.1, log 1.2, log 0.8).
     targets = rpn_targets(anchors, [[1, 2, 13, 10]], rng=0)
     assert targets["labels"].tolist() == [1, 0, -1]
@@ -130,7 +133,8 @@ def test_roi_sampling_splits_foreground_and_background_by_iou():
     background = {tuple(r) for r, label in zip(rois["rois"].tolist(), rois["labels"]) if label == 0}
     assert foreground == {(0, 0, 10, 12), (0, 0, 10, 20)}
     assert background == {(0, 0, 10, 40), (0, 0, 10, 100)}
-    assert rois["labels"].tolist()[:2] == [8, 8] and rois["matches"].tolist() == [0, 0, -1, -1]  # foreground first
+    # Foreground first.
+    assert rois["labels"].tolist()[:2] == [8, 8] and rois["matches"].tolist() == [0, 0, -1, -1]
     # Foreground deltas: roi (0,0,10,12) -> box: centre y 6 -> 5, height 12 -> 10: (0, -1/12, 0, log(10/12)).
     row = rois["rois"].tolist().index([0, 0, 10, 12])
     np.testing.assert_allclose(rois["deltas"][row], [0, -1 / 12, 0, math.log(10 / 12)], rtol=1e-5, atol=1e-6)
@@ -141,16 +145,19 @@ def test_roi_sampling_keeps_the_count_and_foreground_fraction():
     rng = np.random.default_rng(0)
     box, classes = np.array([[20, 20, 60, 60]], "float32"), np.array([2])
     shifts = rng.uniform(-30, 30, (400, 2))
-    proposals = np.concatenate([20 + shifts, 60 + shifts], axis=1).astype("float32")  # 40 x 40 boxes around the box
+    # 40 x 40 boxes around the box.
+    proposals = np.concatenate([20 + shifts, 60 + shifts], axis=1).astype("float32")
     rois = sample_rois(proposals, box, classes, num_samples=128, foreground_fraction=0.25, rng=1)
-    assert len(rois["rois"]) == 128 and (rois["labels"] == 3).sum() == 32 and (rois["labels"] == 0).sum() == 96
+    assert len(rois["rois"]) == 128
+    assert (rois["labels"] == 3).sum() == 32 and (rois["labels"] == 0).sum() == 96
     again = sample_rois(proposals, box, classes, num_samples=128, foreground_fraction=0.25, rng=1)
     np.testing.assert_array_equal(again["rois"], rois["rois"])
 
 
 def test_ground_truth_joins_the_proposals_and_padding_never_does():
     boxes = np.array([[0, 0, 10, 10], [30, 30, 40, 40]], "float32")
-    rois = sample_rois(np.zeros((0, 4), "float32"), boxes, np.array([4, -1]), valid=np.array([True, False]), rng=0)
+    rois = sample_rois(np.zeros((0, 4), "float32"), boxes, np.array([4, -1]), valid=np.array([True, False]),
+                       rng=0)
     assert rois["rois"].tolist() == [[0, 0, 10, 10]] and rois["labels"].tolist() == [5]
     np.testing.assert_allclose(rois["deltas"], 0, atol=1e-6)  # the box itself needs no correction
 
@@ -160,7 +167,8 @@ def test_ground_truth_joins_the_proposals_and_padding_never_does():
     [
         (lambda: label_anchors(ANCHORS, [[10, 0, 0, 10]]), r"gt_boxes must be corners"),
         (lambda: label_anchors([[10, 0, 0, 10]], BOX), r"anchors must be corners"),
-        (lambda: label_anchors(ANCHORS, BOX, valid=[True, False]), r"valid must be a boolean array .* \(1,\)"),
+        (lambda: label_anchors(ANCHORS, BOX, valid=[True, False]),
+         r"valid must be a boolean array .* \(1,\)"),
         (lambda: label_anchors(ANCHORS, BOX, positive_iou=0.2), r"negative_iou \(0.3.*\) must not exceed"),
         (lambda: sample_anchors([1, 0, 2]), r"labels must be one image's anchor labels"),
         (lambda: sample_anchors([1, 0], num_samples=0), r"num_samples must be an integer of at least 1"),

@@ -88,7 +88,8 @@ def anchors(feature_shape, stride, sizes=PAPER_SIZES, ratios=PAPER_RATIOS) -> np
         height, width = (int(side) for side in feature_shape)
     except (TypeError, ValueError):
         raise ValueError(
-            f"feature_shape must be (height, width) of the feature map, such as (16, 16), got {feature_shape!r}."
+            f"feature_shape must be (height, width) of the feature map, such as (16, 16), "
+            f"got {feature_shape!r}."
         ) from None
     check_positive_int("feature_shape height", height)
     check_positive_int("feature_shape width", width)
@@ -140,7 +141,9 @@ def anchor_coverage(boxes, image_shape, stride, sizes=PAPER_SIZES, ratios=PAPER_
     try:
         image_height, image_width = (int(side) for side in image_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"image_shape must be (height, width), such as (128, 128), got {image_shape!r}.") from None
+        raise ValueError(
+            f"image_shape must be (height, width), such as (128, 128), got {image_shape!r}."
+        ) from None
     stride = check_number("stride", stride)
     if stride <= 0:
         raise ValueError(f"stride must be a positive number of image pixels per feature cell, got {stride}.")

@@ -37,10 +37,13 @@ def _check_arguments(boxes, scores, classes, iou_threshold, max_outputs, score_t
     boxes = ops.convert_to_tensor(boxes, "float32")
     scores = ops.convert_to_tensor(scores, "float32")
     if len(boxes.shape) != rank or boxes.shape[-1] != 4:
-        raise ValueError(f"boxes must have shape {layout}, corners (x1, y1, x2, y2), got shape {tuple(boxes.shape)}.")
+        raise ValueError(
+            f"boxes must have shape {layout}, corners (x1, y1, x2, y2), got shape {tuple(boxes.shape)}."
+        )
     if tuple(scores.shape) != tuple(boxes.shape[:-1]):
         raise ValueError(
-            f"scores must have one score per box, shape {tuple(boxes.shape[:-1])}, got shape {tuple(scores.shape)}."
+            f"scores must have one score per box, shape {tuple(boxes.shape[:-1])}, "
+            f"got shape {tuple(scores.shape)}."
         )
     if classes is not None:
         classes = ops.convert_to_tensor(classes, "int32")
@@ -55,12 +58,15 @@ def _check_arguments(boxes, scores, classes, iou_threshold, max_outputs, score_t
     max_outputs = check_positive_int("max_outputs", max_outputs)
     score_threshold = check_number("score_threshold", score_threshold)
     if boxes.shape[-2] is None:
-        raise ValueError("boxes must have a known number of boxes (a static shape): NMS builds an (N, N) matrix.")
+        raise ValueError(
+            "boxes must have a known number of boxes (a static shape): NMS builds an (N, N) matrix."
+        )
     return boxes, scores, classes, iou_threshold, max_outputs, score_threshold
 
 
 def _suppress(boxes, scores, classes, iou_threshold, max_outputs, score_threshold):
-    """Batched core: (B, N, 4), (B, N), (B, N) or None -> indices (B, max_outputs) padded with -1, counts (B,)."""
+    """Batched core: (B, N, 4), (B, N), (B, N) or None -> indices (B, max_outputs) padded with -1,
+    counts (B,)."""
     count = boxes.shape[-2]
     batch = ops.shape(boxes)[0]
     if count == 0:

@@ -105,7 +105,8 @@ def label_anchors(anchors, gt_boxes, valid=None, positive_iou: float = 0.7, nega
     if anchors.ndim != 2:
         raise ValueError(f"anchors must have shape (anchors, 4), got shape {anchors.shape}.")
     gt_boxes, valid, _ = _ground_truth(gt_boxes, valid)
-    positive_iou, negative_iou = _fraction("positive_iou", positive_iou), _fraction("negative_iou", negative_iou)
+    positive_iou = _fraction("positive_iou", positive_iou)
+    negative_iou = _fraction("negative_iou", negative_iou)
     if negative_iou > positive_iou:
         raise ValueError(f"negative_iou ({negative_iou}) must not exceed positive_iou ({positive_iou}).")
     inside = np.ones(len(anchors), bool)
@@ -114,7 +115,8 @@ def label_anchors(anchors, gt_boxes, valid=None, positive_iou: float = 0.7, nega
             height, width = (float(side) for side in image_shape)
         except (TypeError, ValueError):
             raise ValueError(f"image_shape must be (height, width) or None, got {image_shape!r}.") from None
-        inside = (anchors[:, 0] >= 0) & (anchors[:, 1] >= 0) & (anchors[:, 2] <= width) & (anchors[:, 3] <= height)
+        inside = ((anchors[:, 0] >= 0) & (anchors[:, 1] >= 0)
+                  & (anchors[:, 2] <= width) & (anchors[:, 3] <= height))
 
     iou = _overlaps(anchors, gt_boxes, valid)
     iou[~inside] = -1.0
@@ -143,8 +145,11 @@ def sample_anchors(labels, num_samples: int = 256, positive_fraction: float = 0.
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.isin(labels, (POSITIVE, NEGATIVE, IGNORED)).all():
-        raise ValueError("labels must be one image's anchor labels (A,), each 1, 0 or -1 (from label_anchors).")
-    num_samples = check_positive_int("num_samples", num_samples, hint="The paper samples 256 anchors per image.")
+        raise ValueError(
+            "labels must be one image's anchor labels (A,), each 1, 0 or -1 (from label_anchors)."
+        )
+    num_samples = check_positive_int("num_samples", num_samples,
+                                     hint="The paper samples 256 anchors per image.")
     positive_fraction = _fraction("positive_fraction", positive_fraction)
     generator = _generator(rng)
     sampled = labels.copy()
@@ -207,11 +212,14 @@ def sample_rois(proposals, gt_boxes, gt_classes, valid=None, *, num_samples: int
     if num_classes is not None:
         num_classes = check_positive_int("num_classes", num_classes)
     gt_boxes, valid, gt_classes = _ground_truth(gt_boxes, valid, gt_classes, num_classes)
-    num_samples = check_positive_int("num_samples", num_samples, hint="Fast R-CNN samples 128 RoIs per image.")
+    num_samples = check_positive_int("num_samples", num_samples,
+                                     hint="Fast R-CNN samples 128 RoIs per image.")
     foreground_fraction = _fraction("foreground_fraction", foreground_fraction)
     foreground_iou = _fraction("foreground_iou", foreground_iou)
     if not isinstance(background_iou, (tuple, list)) or len(background_iou) != 2:
-        raise ValueError(f"background_iou must be a pair (low, high) such as (0.1, 0.5), got {background_iou!r}.")
+        raise ValueError(
+            f"background_iou must be a pair (low, high) such as (0.1, 0.5), got {background_iou!r}."
+        )
     background_low, background_high = (_fraction("background_iou", bound) for bound in background_iou)
     if not background_low <= background_high <= foreground_iou:
         raise ValueError(
@@ -231,9 +239,11 @@ def sample_rois(proposals, gt_boxes, gt_classes, valid=None, *, num_samples: int
     foreground = np.flatnonzero(best_iou >= foreground_iou)
     background = np.flatnonzero((best_iou >= background_low) & (best_iou < background_high))
     foreground_count = min(int(np.round(foreground_fraction * num_samples)), len(foreground))
-    foreground = generator.choice(foreground, foreground_count, replace=False) if len(foreground) else foreground
+    if len(foreground):
+        foreground = generator.choice(foreground, foreground_count, replace=False)
     background_count = min(num_samples - foreground_count, len(background))
-    background = generator.choice(background, background_count, replace=False) if len(background) else background
+    if len(background):
+        background = generator.choice(background, background_count, replace=False)
 
     chosen = np.concatenate([foreground, background]).astype(np.int64)
     rois = proposals[chosen]

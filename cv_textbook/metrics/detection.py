@@ -172,7 +172,8 @@ def _check_thresholds(iou_thresholds) -> np.ndarray:
 
 
 def _coco_iou(detections: np.ndarray, truths: np.ndarray) -> np.ndarray:
-    """IoU (D, G) as pycocotools computes it from (x, y, w, h): intersection / (area_d + area_g - intersection)."""
+    """IoU (D, G) as pycocotools computes it from (x, y, w, h):
+    intersection / (area_d + area_g - intersection)."""
     d, g = detections[:, None, :], truths[None, :, :]
     widths = np.minimum(d[..., 2], g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
     heights = np.minimum(d[..., 3], g[..., 3]) - np.maximum(d[..., 1], g[..., 1])
@@ -317,10 +318,12 @@ def mean_average_precision(ground_truth, detections, iou_threshold: float = VOC_
     thresholds = _check_thresholds(iou_threshold)
     if thresholds.size != 1:
         raise ValueError(
-            f"iou_threshold must be one IoU, got {iou_threshold!r}; for several use average_precision_per_class."
+            f"iou_threshold must be one IoU, got {iou_threshold!r}; "
+            "for several use average_precision_per_class."
         )
     return _mean_over_classes(
-        average_precision_per_class(ground_truth, detections, thresholds, num_classes, max_detections, "all_points")
+        average_precision_per_class(ground_truth, detections, thresholds, num_classes, max_detections,
+                                    "all_points")
     )
 
 
