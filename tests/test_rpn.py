@@ -1,6 +1,12 @@
 """The RPN's proposal layer: by hand, against NumPy decoding and tf.image.non_max_suppression, compiled."""
 
+import importlib.util
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,6 +14,8 @@ import pytest
 import tensorflow as tf
 
 from cv_textbook.detection import CANVAS_ANCHORS, anchors, rpn_proposals
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 # Five anchors in a 100 x 100 image, worked out by hand (Ren et al. eq. 2 inverted: x = xa + tx * wa,
 # w = wa * exp(tw)):
@@ -135,3 +143,40 @@ GOOD = (HAND_ANCHORS, HAND_SCORES[None], HAND_DELTAS[None], (100, 100))
 def test_bad_arguments_raise_errors_that_name_them(arguments, keywords, message):
     with pytest.raises(ValueError, match=message):
         rpn_proposals(*arguments, **keywords)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="JAX is not installed (`make test` installs it)")
+def test_proposals_and_region_warping_run_under_jax_jit():
+    # The two keras.ops functions a Faster R-CNN and an R-CNN step compile, on JAX, against this process's
+    # TensorFlow results.
+    rng = np.random.default_rng(9)
+    every = anchors((8, 8), **CANVAS_ANCHORS)
+    objectness = rng.normal(size=(2, len(every))).astype("float32")
+    deltas = rng.normal(0, 0.3, (2, len(every), 4)).astype("float32")
+    proposals, _, counts = (numpy(x) for x in rpn_proposals(every, objectness, deltas, (64, 64), 300, 40))
+    script = """
+import json, sys, jax, keras, numpy as np
+from cv_textbook.detection import rpn_proposals, warp_regions
+assert keras.backend.backend() == "jax"
+data = json.load(sys.stdin)
+every, objectness, deltas = (np.array(data[key], "float32") for key in ("anchors", "objectness", "deltas"))
+propose = jax.jit(lambda o, d: rpn_proposals(every, o, d, (64, 64), 300, 40))
+proposals, scores, counts = propose(objectness, deltas)
+ramp = (100 * np.arange(64)[:, None] + np.arange(64)[None, :]).astype("float32")[None, :, :, None]
+warped = jax.jit(lambda image: warp_regions(image, np.array([[[8, 16, 48, 24]]], "float32"), 4))(ramp)
+print(json.dumps({"proposals": np.asarray(proposals).tolist(), "counts": np.asarray(counts).tolist(),
+                  "warped": np.asarray(warped)[0, 0, :, :, 0].tolist()}))
+"""
+    inputs = {"anchors": every.tolist(), "objectness": objectness.tolist(), "deltas": deltas.tolist()}
+    result = subprocess.run(  # from the repository root, so that its cv_textbook is imported
+        [sys.executable, "-c", script], input=json.dumps(inputs), capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax"}, cwd=REPOSITORY,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    on_jax = json.loads(result.stdout.strip().splitlines()[-1])
+    assert on_jax["counts"] == counts.tolist()
+    np.testing.assert_allclose(on_jax["proposals"], proposals, atol=1e-3)
+    # The ramp's hand-worked values (tests/test_roi.py): 100 * (17, 19, 21, 23) + (13, 23, 33, 43), less 50.5.
+    x, y = np.array([13, 23, 33, 43]) - 0.5, np.array([17, 19, 21, 23]) - 0.5
+    np.testing.assert_allclose(on_jax["warped"], 100 * y[:, None] + x[None, :], atol=1e-3)
