@@ -40,7 +40,7 @@ import dataclasses
 
 import numpy as np
 
-from cv_textbook.checks import check_choice, check_positive_int, is_int
+from cv_textbook.checks import check_choice, check_positive_int
 
 VOC_IOU_THRESHOLD = 0.5
 # COCO's thresholds and recall points, computed as pycocotools does, so that they are the same floats.
