@@ -51,6 +51,20 @@ def test_proposals_by_hand():
     assert np.isneginf(numpy(scores)[0, 3:]).all()
 
 
+def test_a_variance_scales_the_deltas_as_encode_deltas_does():
+    # SSD's variance: deltas divided by (0.1, 0.1, 0.2, 0.2) when encoded, so the same boxes come out of the
+    # scaled deltas with the variance given; and encode_deltas of the hand-worked box gives those deltas.
+    from cv_textbook.detection import encode_deltas
+
+    variance = np.array([0.1, 0.1, 0.2, 0.2], "float32")
+    proposals, _, counts = rpn_proposals(HAND_ANCHORS, HAND_SCORES[None], (HAND_DELTAS / variance)[None],
+                                         (100, 100), post_nms_top_k=5, min_size=5, variance=variance)
+    assert numpy(counts).tolist() == [3]
+    np.testing.assert_allclose(numpy(proposals)[0, 2], [30, 45, 70, 55], atol=1e-4)
+    encoded = numpy(encode_deltas(HAND_ANCHORS[4:], np.array([[30, 45, 70, 55]], "float32"), variance))
+    np.testing.assert_allclose(encoded[0], HAND_DELTAS[4] / variance, atol=1e-4)
+
+
 def test_each_image_of_a_batch_is_ranked_by_its_own_scores():
     # Image 2 reverses the scores: the 40 x 10 box (now 0.95) leads, the 4 x 4 one (0.6) stays dropped, and
     # of the two identical boxes the one scored 0.9 (anchor 2, no delta) is kept. post_nms_top_k=2 keeps the
