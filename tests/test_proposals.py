@@ -1,5 +1,7 @@
 """Selective search (OpenCV's ximgproc): R-CNN's region proposals on hand-made images and on the canvases."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ if not hasattr(cv2, "ximgproc"):
         allow_module_level=True,
     )
 
+from cv_textbook.detection import proposals as proposals_module  # noqa: E402
 from cv_textbook.detection.proposals import MODES, selective_search  # noqa: E402
 
 SIZE = 128
@@ -106,3 +109,10 @@ def test_selective_search_finds_every_garment_of_the_test_canvases():
 def test_bad_arguments_raise_errors_that_name_them(arguments, message):
     with pytest.raises(ValueError, match=message):
         selective_search(*arguments)
+
+
+def test_an_opencv_build_without_ximgproc_gets_a_clear_remedy(monkeypatch):
+    # opencv-python (without contrib) has no cv2.ximgproc; the error says which package to install instead.
+    monkeypatch.setattr(proposals_module, "cv2", types.SimpleNamespace())
+    with pytest.raises(RuntimeError, match=r"cv2.ximgproc.*pip install opencv-contrib-python-headless"):
+        selective_search(rectangles_image())

@@ -4,8 +4,8 @@ A leaf like ``cv_textbook.models``: Keras and NumPy only (``keras.ops``, so ever
 ``boxes``: IoU, formats, deltas; ``anchors``: the RPN's anchors and how well they fit a data
 set; ``nms``: greedy non-maximum suppression; ``roi``: the ``RoIPooling`` and ``RoIAlign``
 layers; ``sampling``: RPN and RoI labels, samples and regression targets; ``rpn``: the RPN's
-proposals (decode, clip, NMS). Selective search (``cv_textbook.detection.proposals``) is not
-imported here: it needs OpenCV, a heavy import.
+proposals (decode, clip, NMS). Selective search (``cv_textbook.detection.proposals``), the one
+module written with OpenCV, is not re-exported here: import it from its module.
 Detection metrics (mAP) live in ``cv_textbook.metrics``.
 """
 

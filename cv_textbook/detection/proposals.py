@@ -6,18 +6,17 @@ neighbouring regions again and again (by colour, texture, size and fill), and ev
 the way is a proposal. "fast" diversifies over 2 colour spaces and 2 segmentations, "quality"
 over more (slower, more proposals), "single" uses one strategy.
 
-Not imported by ``cv_textbook.detection``: import it as ``cv_textbook.detection.proposals``.
+The package's one module written with OpenCV rather than ``keras.ops``, so ``cv_textbook.detection``
+does not re-export it: import it as ``cv_textbook.detection.proposals``. (Keras itself imports
+``cv2`` when it is installed, for ``keras.visualization``, so keeping it apart saves no import time.)
 """
 
 from __future__ import annotations
 
+import cv2  # opencv-contrib-python-headless: the contrib build is the one with cv2.ximgproc
 import numpy as np
 
 from cv_textbook.checks import check_choice, check_positive_int
-
-# OpenCV (opencv-contrib-python-headless, for cv2.ximgproc) is a heavy import (~100 MB of libraries)
-# that only selective search needs, so this module alone imports it and nothing else in the package does.
-import cv2  # noqa: E402
 
 MODES = ("fast", "quality", "single")
 
@@ -49,6 +48,12 @@ def selective_search(image, mode: str = "fast", max_proposals: int = 2000) -> np
     """
     check_choice("mode", mode, MODES)
     max_proposals = check_positive_int("max_proposals", max_proposals, hint="R-CNN used about 2000.")
+    if not hasattr(cv2, "ximgproc"):
+        raise RuntimeError(
+            "selective search needs OpenCV's contrib modules (cv2.ximgproc), which this OpenCV build "
+            "lacks: pip uninstall opencv-python opencv-python-headless, then pip install "
+            "opencv-contrib-python-headless (the builds share the cv2 package: only one may be installed)."
+        )
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(_three_channels(image))
     if mode == "fast":

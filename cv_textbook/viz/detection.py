@@ -10,8 +10,8 @@ with dashed lines and labelled "class"; both take their class's colour, so a pre
 box it should match share a colour and differ in line style.
 
 Keras has ``keras.visualization.draw_bounding_boxes``, but it paints the boxes into the pixels
-with OpenCV (not a dependency here), cannot draw into a given axes and draws every box alike;
-this module draws them as matplotlib patches instead.
+with OpenCV, cannot draw into a given axes and draws every box alike; this module draws them as
+matplotlib patches instead.
 """
 
 import keras
