@@ -503,6 +503,36 @@ def test_plot_boxes_grid_needs_one_entry_per_image():
         viz.plot_boxes_grid(np.zeros((2, 8, 8)))
 
 
+def test_precision_recall_draws_each_curve_and_the_envelope_whose_area_is_the_ap():
+    # tests/test_detection_metrics.py's hand-worked class: recall 1/3, 1/3, 2/3, 2/3 at precision 1, 1/2,
+    # 2/3, 1/2: envelope 1, 2/3, 2/3, 1/2, AP 1/3 * 1 + 1/3 * 2/3 = 5/9 = 0.556. Class 1 has no boxes (None);
+    # class 2 has a box and no detection: AP 0. mAP (5/9 + 0) / 2 = 0.278.
+    ground_truth = [([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10], [60, 60, 70, 70]], [0, 0, 0, 2])]
+    detections = [([[0, 0, 10, 10], [100, 100, 110, 110], [22, 0, 32, 10], [0, 0, 10, 10]], [0, 0, 0, 0],
+                   [0.9, 0.8, 0.7, 0.6])]
+    curves = metrics.precision_recall_curves(ground_truth, detections, num_classes=3)
+    figure = viz.plot_precision_recall(curves, CLASSES)
+    assert _renders(figure)
+    ax = figure.axes[0]
+    assert _legend_texts(ax.get_legend()) == ["cat (AP 0.556)", "bird (AP 0.000)"]
+    assert ax.get_title() == "Precision-recall, mAP 0.278"
+    raw, envelope = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(raw.get_ydata(), [1, 1 / 2, 2 / 3, 1 / 2])
+    np.testing.assert_allclose(envelope.get_xdata(), [0, 1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(envelope.get_ydata(), [1, 1, 2 / 3, 2 / 3, 1 / 2])
+    assert envelope.get_drawstyle() == "steps-pre"
+
+
+def test_precision_recall_draws_into_given_axes_and_needs_a_curve():
+    curves = metrics.precision_recall_curves([([[0, 0, 10, 10]], [0])], [([[0, 0, 10, 10]], [0], [0.9])])
+    figure = common._new_figure((4, 3))
+    ax = figure.add_subplot()
+    assert viz.plot_precision_recall(curves, ax=ax, title="one box") is figure
+    assert ax.get_title() == "one box" and _legend_texts(ax.get_legend()) == ["0 (AP 1.000)"]
+    with pytest.raises(ValueError, match=r"curves must hold at least one curve"):
+        viz.plot_precision_recall([None, None])
+
+
 # --- the package ------------------------------------------------------------
 
 

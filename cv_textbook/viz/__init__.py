@@ -4,7 +4,8 @@
 * ``viz.common``: learning curves, bar charts, image grids, feature maps, filters, model diagrams.
 * ``viz.classification``: class balance, confusion matrix.
 * ``viz.segmentation``: masks over images, IoU per class.
-* ``viz.detection``: boxes over images, predictions (solid) and ground truth (dashed).
+* ``viz.detection``: boxes over images, predictions (solid) and ground truth (dashed);
+  precision-recall curves.
 
 Every function returns a :class:`matplotlib.figure.Figure` (``plot_model``: an image or a path)
 and never calls ``plt.show()``; single-panel plots accept ``ax=`` to draw into an existing axes.
@@ -19,7 +20,7 @@ from cv_textbook.viz.common import (
     plot_learning_curves,
     plot_model,
 )
-from cv_textbook.viz.detection import plot_boxes, plot_boxes_grid
+from cv_textbook.viz.detection import plot_boxes, plot_boxes_grid, plot_precision_recall
 from cv_textbook.viz.segmentation import plot_iou_per_class, plot_segmentation_overlays
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "plot_iou_per_class",
     "plot_learning_curves",
     "plot_model",
+    "plot_precision_recall",
     "plot_segmentation_overlays",
 ]

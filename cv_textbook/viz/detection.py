@@ -10,8 +10,8 @@ with dashed lines and labelled "class"; both take their class's colour, so a pre
 box it should match share a colour and differ in line style.
 
 Keras has ``keras.visualization.draw_bounding_boxes``, but it paints the boxes into the pixels
-with OpenCV (not a dependency here), cannot draw into a given axes and draws every box alike;
-this module draws them as matplotlib patches instead.
+with OpenCV, cannot draw into a given axes and draws every box alike; this module draws them as
+matplotlib patches instead.
 """
 
 import keras
@@ -23,6 +23,7 @@ from cv_textbook.checks import check_number
 from cv_textbook.viz.common import (
     _class_colours,
     _displayable,
+    _figure_and_axes,
     _grid_figure,
     _name,
     _new_figure,
@@ -314,4 +315,41 @@ def plot_boxes_grid(
     return figure
 
 
-__all__ = ["plot_boxes", "plot_boxes_grid"]
+def plot_precision_recall(curves, class_names=None, ax=None, *, title=None):
+    """Each class's precision-recall curve (thin) and its upper envelope, whose area is the AP (thick).
+
+    ``curves``: one ``metrics.PrecisionRecall`` per class, None for a class without boxes (skipped),
+    as ``metrics.precision_recall_curves`` returns them. The legend gives each class its all-point
+    AP (Pascal VOC's); the title the mean of those, the mAP at the curves' IoU threshold.
+    """
+    drawn = [(class_id, curve) for class_id, curve in enumerate(curves) if curve is not None]
+    if not drawn:
+        raise ValueError("curves must hold at least one curve (None marks a class without boxes), got none.")
+    colours = _class_colours(len(curves) if class_names is None else len(class_names))
+    figure, ax = _figure_and_axes(ax, (5.5, 4.0))
+    averages = []
+    for class_id, curve in drawn:
+        recall, precision = np.asarray(curve.recall), np.asarray(curve.precision)
+        average = curve.average_precision()
+        averages.append(average)
+        colour = colours[class_id % len(colours)]
+        if len(recall):
+            # Envelope: the best precision at this recall or beyond, held on each step of recall.
+            envelope = np.maximum.accumulate(precision[::-1])[::-1]
+            ax.plot(recall, precision, color=colour, linewidth=0.8, alpha=0.5)
+            ax.plot(np.concatenate([[0.0], recall]), np.concatenate([envelope[:1], envelope]),
+                    drawstyle="steps-pre", color=colour, linewidth=1.8,
+                    label=f"{_name(class_id, class_names)} (AP {average:.3f})")
+        else:  # no detections of a class with boxes: AP 0, nothing to draw but the legend entry
+            ax.plot([], [], color=colour, linewidth=1.8, label=f"{_name(class_id, class_names)} (AP 0.000)")
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    default_title = f"Precision-recall, mAP {np.mean(averages):.3f}"
+    ax.set_title(title if title is not None else default_title, fontsize=9)
+    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    return figure
+
+
+__all__ = ["plot_boxes", "plot_boxes_grid", "plot_precision_recall"]
