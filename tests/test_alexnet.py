@@ -89,7 +89,8 @@ def test_alexnet_one_tower_has_the_single_tower_count():
 
 
 def test_grouping_saves_half_the_weights_of_the_grouped_convolutions():
-    # conv2, conv4, conv5 each lose half their kernel weights: (5·5·96·256 + 3·3·384·384 + 3·3·384·256) / 2
+    # conv2, conv4, conv5 each lose half their kernel weights:
+    # (5·5·96·256 + 3·3·384·384 + 3·3·384·256) / 2
     saved = (5 * 5 * 96 * 256 + 3 * 3 * 384 * 384 + 3 * 3 * 384 * 256) // 2
     assert ALEXNET_ONE_TOWER - ALEXNET_TWO_TOWERS == saved == 1_413_120
 

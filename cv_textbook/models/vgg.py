@@ -269,8 +269,10 @@ def vgg11_classroom(
     include_top: bool = True,
     pooling: str | None = None,
 ) -> keras.Model:
-    """VGG-11-style network for 28×28 Fashion-MNIST (configuration A at a quarter of the widths):
-    679,594 trainable parameters (680,970 with the BatchNormalization statistics) at 10 classes."""
+    """VGG-11-style network for 28×28 Fashion-MNIST: configuration A at a quarter of the widths.
+
+    679,594 trainable parameters (680,970 with the BatchNormalization statistics) at 10 classes.
+    """
     return vgg_classroom("A", input_shape, num_classes, batch_norm, dropout, include_top, pooling)
 
 
@@ -282,8 +284,10 @@ def vgg13_classroom(
     include_top: bool = True,
     pooling: str | None = None,
 ) -> keras.Model:
-    """VGG-13-style network for 28×28 Fashion-MNIST (configuration B at a quarter of the widths):
-    691,258 trainable parameters (692,730 with the BatchNormalization statistics) at 10 classes."""
+    """VGG-13-style network for 28×28 Fashion-MNIST: configuration B at a quarter of the widths.
+
+    691,258 trainable parameters (692,730 with the BatchNormalization statistics) at 10 classes.
+    """
     return vgg_classroom("B", input_shape, num_classes, batch_norm, dropout, include_top, pooling)
 
 
@@ -295,9 +299,11 @@ def vgg16_classroom(
     include_top: bool = True,
     pooling: str | None = None,
 ) -> keras.Model:
-    """VGG-16-style network for 28×28 Fashion-MNIST (configuration D at a quarter of the widths):
+    """VGG-16-style network for 28×28 Fashion-MNIST: configuration D at a quarter of the widths.
+
     1,023,994 trainable parameters (1,026,106 with the BatchNormalization statistics) at 10
-    classes."""
+    classes.
+    """
     return vgg_classroom("D", input_shape, num_classes, batch_norm, dropout, include_top, pooling)
 
 
