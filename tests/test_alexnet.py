@@ -200,11 +200,16 @@ def test_alexnet_classroom_keeps_the_pattern_at_28_pixels():
     # 28 → 14 (5×5/2, same) → 7 → 4 → 2 with same 3×3/2 poolings: ⌈n / 2⌉ each
     names = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]
     assert map_sizes(model, names) == [14, 7, 7, 4, 4, 4, 4, 2]
-    # a quarter of AlexNet's widths, a sixteenth of its 4,096 dense units, two towers
-    count = (conv(5, 1, 24) + conv(5, 24, 64, groups=2) + conv(3, 64, 96) + conv(3, 96, 96, groups=2)
-             + conv(3, 96, 64, groups=2) + dense(2 * 2 * 64, 256) + dense(256, 256) + dense(256, 10))
-    assert count == 278_714  # as its docstring says
+    # a quarter of AlexNet's widths, a sixteenth of its 4,096 dense units, one tower
+    top = dense(2 * 2 * 64, 256) + dense(256, 256) + dense(256, 10)
+    count = conv(5, 1, 24) + conv(5, 24, 64) + conv(3, 64, 96) + conv(3, 96, 96) + conv(3, 96, 64) + top
+    assert count == 367_034  # as its docstring says
     assert model.count_params() == count
+    assert [model.get_layer(f"conv{i}").groups for i in range(1, 6)] == [1] * 5
+    two_towers = (conv(5, 1, 24) + conv(5, 24, 64, groups=2) + conv(3, 64, 96) + conv(3, 96, 96, groups=2)
+                  + conv(3, 96, 64, groups=2) + top)
+    assert two_towers == 278_714
+    assert alexnet_classroom(towers=2).count_params() == two_towers
     assert layer_names_of(model, LocalResponseNormalization) == ["norm1", "norm2"]
     assert [model.get_layer(f"pool{i}").pool_size for i in (1, 2, 5)] == [(3, 3)] * 3
     assert layer_names_of(model, keras.layers.Dropout) == ["drop6", "drop7"]
