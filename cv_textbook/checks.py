@@ -94,6 +94,26 @@ def check_input_shape(input_shape, min_side: int, model_name: str, example=(28, 
     return shape
 
 
+def smallest_input_side(windows) -> int:
+    """The smallest image side for which every sliding window of a stack still gives one pixel.
+
+    ``windows`` lists the stack's convolutions and poolings in order, each as ``(kernel, stride,
+    padding)`` with Keras's ``"valid"`` or ``"same"``, or an int: that many zero pixels on every
+    side, then a valid window (an explicit ``ZeroPadding2D``). Worked backwards from one output
+    pixel: a valid window of side k and stride s that must give m pixels needs (m - 1)·s + k
+    input pixels (k - 2p after p pixels of padding); a "same" one needs (m - 1)·s + 1.
+    AlexNet's 11/4 convolution and three valid 3/2 poolings (sizes 3, 3, 3) need 67 pixels.
+    """
+    side = 1
+    for kernel, stride, padding in reversed(tuple(windows)):
+        if padding == "same":
+            side = (side - 1) * stride + 1
+        else:
+            pad = 0 if padding == "valid" else padding
+            side = max(1, (side - 1) * stride + kernel - 2 * pad)
+    return side
+
+
 POOLINGS = (None, "avg", "max")
 
 

@@ -125,6 +125,16 @@ PAPER_CIFAR_RECIPE = Recipe(
     model_kwargs={"weight_decay": 1e-4}, bfloat16_on_cpu=True,
 )
 
+# The classroom AlexNet and ZFNet (chapter 3) and VGG (chapter 4): Adam with cosine decay and the
+# horizontal flips both papers trained with. First recipes, to be tuned by measurement on a quiet
+# machine: one short run each (2 epochs on 5,400 training images, all 10,000 test images, on the
+# shared 2-core CPU) showed that they learn: test accuracy AlexNet 0.49, ZFNet 0.57, VGG-11 0.77,
+# VGG-13 0.77, VGG-16 0.75. VGG's 10-20 M multiply-accumulates per image against AlexNet's 5 M
+# give it fewer epochs.
+CLASSROOM_ALEXNET_RECIPE = Recipe(epochs=15, batch_size=128, learning_rate=1e-3, schedule="cosine",
+                                  augment=("flip",))
+CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
+
 # Segmentation of 128-px canvases: 2,000 training canvases, 10 epochs (chapter 10).
 SEGMENTATION_RECIPE = Recipe(epochs=10, batch_size=16, learning_rate=1e-3, schedule="cosine", train_examples=2000)
 # The Xception U-Net has no paper recipe: the full one is the classroom recipe on four times the
@@ -141,6 +151,9 @@ CANVASES = {"canvas_size": 128, "labels": "trimap"}
 
 _IMAGENET_SMALL = {"input_shape": (32, 32, 3), "num_classes": 10}  # the same layers at a small size
 _FASHION_SIZE = {"input_shape": (28, 28, 1)}
+# The smallest images AlexNet's and ZFNet's strides take: pool5 gives 1×1 maps, fc6 still 4,096 wide.
+_ALEXNET_SMALLEST = {"input_shape": (67, 67, 3), "num_classes": 10}
+_ZFNET_SMALLEST = {"input_shape": (53, 53, 3), "num_classes": 10}
 
 
 def _cifar_resnets() -> list[ModelSpec]:
@@ -164,6 +177,16 @@ def _cifar_resnets() -> list[ModelSpec]:
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     # Chapter 2
     ModelSpec("lenet5", "lenet:lenet5", chapter=2, recipe=LENET5_RECIPE, bench_target=0.91),
+    # Chapter 3: the papers' networks (at 227/224 in tests/test_alexnet.py), their classroom versions
+    ModelSpec("alexnet", "alexnet:alexnet", chapter=3, test_kwargs=_ALEXNET_SMALLEST),
+    ModelSpec("zfnet", "alexnet:zfnet", chapter=3, test_kwargs=_ZFNET_SMALLEST),
+    ModelSpec("alexnet_classroom", "alexnet:alexnet_classroom", chapter=3, recipe=CLASSROOM_ALEXNET_RECIPE),
+    ModelSpec("zfnet_classroom", "alexnet:zfnet_classroom", chapter=3, recipe=CLASSROOM_ALEXNET_RECIPE),
+    # Chapter 4: VGG (at 224 in tests/test_vgg.py), its classroom versions
+    *[ModelSpec(f"vgg{depth}", f"vgg:vgg{depth}", chapter=4, test_kwargs=_IMAGENET_SMALL)
+      for depth in (11, 13, 16, 19)],
+    *[ModelSpec(f"vgg{depth}_classroom", f"vgg:vgg{depth}_classroom", chapter=4, recipe=CLASSROOM_VGG_RECIPE)
+      for depth in (11, 13, 16)],
     # Chapter 6: the ImageNet layout (built at 224x224, checked against the paper and keras.applications)
     *[ModelSpec(name, f"resnet:{name}", chapter=6, test_kwargs=_IMAGENET_SMALL)
       for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34")],
