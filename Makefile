@@ -74,7 +74,7 @@ demo: data
 	$(PY) -m cv_textbook evaluate runs/demo
 
 test: data $(TEST_INSTALLED)
-	$(PY) -m pytest tests/ -q
+	$(PY) -m pytest tests/ -q --durations=25
 
 lab: data
 	$(VENV)/bin/jupyter lab notebooks/
