@@ -12,6 +12,7 @@ from cv_textbook import models, train
 from cv_textbook.analysis import count_macs
 from cv_textbook.models.googlenet import googlenet, googlenet_classroom, inception_classroom
 from cv_textbook.models.layers import LocalResponseNormalization
+from cv_textbook.models.xception import xception_classroom
 
 # Szegedy et al. (2014), Table 1, copied here from the paper (not from the code under test):
 # module -> (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj), with the module's map side at
@@ -239,8 +240,6 @@ def test_googlenet_classroom_with_aux_heads_trains_through_run_experiment_and_sa
 
 
 def test_inception_classroom_is_about_xception_classrooms_size_with_bn():
-    from cv_textbook.models.xception import xception_classroom
-
     model = inception_classroom()
     assert model.count_params() == classroom_params(2, bn=True, aux=False) == 1_512_834
     assert not layers_of(model, LocalResponseNormalization)
