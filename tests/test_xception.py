@@ -131,7 +131,8 @@ def test_a_split_separable_convolution_without_activation_equals_separable_conv2
     [
         # A valid 3×3/2 and a 3×3 convolution, then four "same" 3×3/2 poolings: 23 → 11 → 9 → 5 → 3 → 2.
         ({"input_shape": (22, 22, 3)}, r"too small for xception.*smallest valid value: 23"),
-        ({"intermediate_activation": "tanh"}, r"intermediate_activation must be one of \(None, 'relu', 'elu'"),
+        ({"intermediate_activation": "tanh"},
+         r"intermediate_activation must be one of \(None, 'relu', 'elu'"),
         ({"residual": "project"}, r"residual must be True or False"),
         ({"include_top": False, "pooling": "sum"}, r"pooling must be one of"),
     ],
