@@ -140,6 +140,9 @@ PAPER_CIFAR_RECIPE = Recipe(
 # moving averages lag after 94 steps); 34 images/s on the shared, loaded 2-core CPU.
 # inception_classroom, the same: training accuracy 0.816, test accuracy 0.10 with the moving averages
 # but 0.79 with the batches' own statistics (so they lag); 9 images/s on the loaded CPU.
+# Speeds at load 3.5-4.5 (2nd epoch of 2,560 images): googlenet_classroom (with its auxiliary heads)
+# 110 images/s, xception_classroom 28, inception_classroom 38: 10 epochs of 54,000 images take hours,
+# so these recipes (or the variants' widths) still need tuning for a 15-minute classroom run.
 XCEPTION_CLASSROOM_RECIPE = Recipe(
     epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
 )
