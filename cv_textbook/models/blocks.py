@@ -3,6 +3,10 @@
 ``conv_bn``
     Convolution → BatchNormalization (→ ReLU): every unit of ResNet, the U-Net's entry block,
     Xception's stem.
+``separable_conv``
+    One 3×3 depthwise separable convolution: Keras's ``SeparableConv2D``, or the same operation
+    split into ``DepthwiseConv2D`` → (activation →) 1×1 ``Conv2D`` where an activation goes
+    between the two (the Xception paper's Fig. 10 ablation).
 ``separable_block``
     n × (ReLU → 3×3 separable convolution → BN), an optional 3×3/2 max-pooling, and a residual
     branch (a strided 1×1 projection of the block input, or the input itself) added at the end:
@@ -33,6 +37,9 @@ from cv_textbook.models.layers import BatchNormalization
 
 PADDINGS = ("same", "valid", "symmetric")
 RESIDUALS = ("project", "identity", None)
+# Between the depthwise and the pointwise step of a separable convolution: nothing (Xception,
+# Keras's SeparableConv2D), or one of the activations Chollet (2017) compares in Fig. 10.
+INTERMEDIATE_ACTIVATIONS = (None, "relu", "elu")
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,63 @@ def _widths(filters) -> tuple[int, ...]:
     return tuple(check_positive_int("filters", width, hint=hint) for width in widths)
 
 
+def separable_conv(
+    x,
+    filters: int,
+    name: str | None,
+    settings: ConvSettings = ConvSettings(),
+    *,
+    intermediate_activation: str | None = None,
+    split: bool = False,
+):
+    """A 3×3 depthwise separable convolution ("same" padding) of ``filters`` output maps, named ``name``.
+
+    Without ``intermediate_activation`` it is one ``SeparableConv2D`` (so keras.applications'
+    weights transfer). With ``intermediate_activation="relu"`` or ``"elu"``, or with
+    ``split=True``, it is the same operation in two layers, ``{name}_depthwise``
+    (``DepthwiseConv2D``, one 3×3 filter per input map, no bias) and ``{name}_pointwise`` (1×1
+    ``Conv2D``, with the bias ``settings`` asks for), with the activation ``{name}_{activation}``
+    between them: Keras's ``SeparableConv2D`` has no place for it. The parameters are the same
+    either way. ``name=None`` lets Keras number the layers.
+    """
+    check_choice("intermediate_activation", intermediate_activation, INTERMEDIATE_ACTIVATIONS)
+    split = check_bool("split", split) or intermediate_activation is not None
+    if not split:
+        return layers.SeparableConv2D(
+            filters,
+            3,
+            padding="same",
+            use_bias=settings.use_bias,
+            depthwise_initializer=settings.kernel_initializer,
+            pointwise_initializer=settings.kernel_initializer,
+            depthwise_regularizer=settings.regularizer(),
+            pointwise_regularizer=settings.regularizer(),
+            name=name,
+        )(x)
+
+    def part(suffix):
+        return None if name is None else f"{name}_{suffix}"
+
+    x = layers.DepthwiseConv2D(
+        3,
+        padding="same",
+        use_bias=False,  # SeparableConv2D's one bias comes after the pointwise step
+        depthwise_initializer=settings.kernel_initializer,
+        depthwise_regularizer=settings.regularizer(),
+        name=part("depthwise"),
+    )(x)
+    if intermediate_activation is not None:
+        x = layers.Activation(intermediate_activation, name=part(intermediate_activation))(x)
+    return layers.Conv2D(
+        filters,
+        1,
+        use_bias=settings.use_bias,
+        kernel_initializer=settings.kernel_initializer,
+        kernel_regularizer=settings.regularizer(),
+        name=part("pointwise"),
+    )(x)
+
+
 def separable_block(
     x,
     filters,
@@ -150,6 +214,7 @@ def separable_block(
     pool: bool = True,
     residual: str | None = "project",
     project_bn: bool = False,
+    intermediate_activation: str | None = None,
 ):
     """(ReLU →) 3×3 separable convolution → BN, once per entry of ``filters``, then (with ``pool``)
     3×3 max-pooling of stride 2, plus the residual branch, added: ``Add([x, residual])``.
@@ -162,6 +227,8 @@ def separable_block(
       (then a BatchNormalization if ``project_bn``, as Xception); ``"identity"``: the input
       itself (Xception's middle flow: ``pool=False`` and the input's width); ``None``: no
       residual branch (an ablation).
+    * ``intermediate_activation``: None (default), ``"relu"`` or ``"elu"`` between the depthwise
+      and the pointwise step of every separable convolution (``separable_conv``).
 
     U-Net ``down1``: ``separable_block(x, 64, "down1")``. Xception ``block2``:
     ``separable_block(x, 128, "block2", ConvSettings(use_bias=False), names=..., first_relu=False,
@@ -173,22 +240,15 @@ def separable_block(
     pool = check_bool("pool", pool)
     check_choice("residual", residual, RESIDUALS)
     project_bn = check_bool("project_bn", project_bn)
+    check_choice("intermediate_activation", intermediate_activation, INTERMEDIATE_ACTIVATIONS)
 
     block_input = x
     for i, width in enumerate(widths, start=1):
         if i > 1 or first_relu:
             x = layers.Activation("relu", name=names.of("activation", name, i))(x)
-        x = layers.SeparableConv2D(
-            width,
-            3,
-            padding="same",
-            use_bias=settings.use_bias,
-            depthwise_initializer=settings.kernel_initializer,
-            pointwise_initializer=settings.kernel_initializer,
-            depthwise_regularizer=settings.regularizer(),
-            pointwise_regularizer=settings.regularizer(),
-            name=names.of("conv", name, i),
-        )(x)
+        x = separable_conv(
+            x, width, names.of("conv", name, i), settings, intermediate_activation=intermediate_activation
+        )
         x = BatchNormalization(epsilon=settings.bn_epsilon, name=names.of("bn", name, i))(x)
     if pool:
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=names.of("pool", name))(x)
@@ -226,4 +286,13 @@ def global_pooling(x, pooling: str | None):
     return x
 
 
-__all__ = ["ConvSettings", "LayerNames", "SEPARABLE_NAMES", "conv_bn", "global_pooling", "separable_block"]
+__all__ = [
+    "ConvSettings",
+    "INTERMEDIATE_ACTIVATIONS",
+    "LayerNames",
+    "SEPARABLE_NAMES",
+    "conv_bn",
+    "global_pooling",
+    "separable_block",
+    "separable_conv",
+]

@@ -107,6 +107,15 @@ class ModelSpec:
 # consistently faster (0.99-1.16x), so it stays float32.
 LENET5_RECIPE = Recipe(epochs=15, batch_size=64, learning_rate=1e-3, schedule="cosine")
 
+# GoogLeNet-style (chapter 5): the auxiliary classifiers train with the paper's loss weights
+# (Szegedy et al. 2014, §5: 0.3 each). First recipe, to be tuned by measurement: Adam with cosine
+# decay and flips, 10 epochs. 2 epochs on 6,000 images: test accuracy 0.465 on 2,000 test images
+# (it learns, slowly without BN), 18 images/s on the shared, loaded 2-core CPU (load 7-12).
+GOOGLENET_CLASSROOM_RECIPE = Recipe(
+    epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
+    model_kwargs={"aux_classifiers": True}, loss_weights=(1.0, 0.3, 0.3),
+)
+
 # ResNet-20 (28x28x1), 10 epochs of SGD 0.1 with cosine decay, flips and weight decay 1e-4: 0.933
 # (0.929 in chapter 06) in float32, 0.930 in mixed bfloat16, which `bench` measured 1.44x faster on
 # a CPU with native bfloat16 (1.04-1.08x before batch normalization used TensorFlow's fused
@@ -134,6 +143,18 @@ PAPER_CIFAR_RECIPE = Recipe(
 CLASSROOM_ALEXNET_RECIPE = Recipe(epochs=15, batch_size=128, learning_rate=1e-3, schedule="cosine",
                                   augment=("flip",))
 CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
+# Xception-style and the Inception-style network of its size (chapter 9, Fig. 6) train the same
+# way, so that the comparison is of the networks alone. First recipe, to be tuned by measurement.
+# xception_classroom, 2 epochs on 6,000 images: training accuracy 0.856 but test accuracy 0.10 (BN's
+# moving averages lag after 94 steps); 34 images/s on the shared, loaded 2-core CPU.
+# inception_classroom, the same: training accuracy 0.816, test accuracy 0.10 with the moving averages
+# but 0.79 with the batches' own statistics (so they lag); 9 images/s on the loaded CPU.
+# Speeds at load 3.5-4.5 (2nd epoch of 2,560 images): googlenet_classroom (with its auxiliary heads)
+# 110 images/s, xception_classroom 28, inception_classroom 38: 10 epochs of 54,000 images take hours,
+# so these recipes (or the variants' widths) still need tuning for a 15-minute classroom run.
+XCEPTION_CLASSROOM_RECIPE = Recipe(
+    epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
+)
 
 # Segmentation of 128-px canvases: 2,000 training canvases, 10 epochs (chapter 10).
 SEGMENTATION_RECIPE = Recipe(epochs=10, batch_size=16, learning_rate=1e-3, schedule="cosine", train_examples=2000)
@@ -189,12 +210,23 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
       for depth in (11, 13, 16, 19)],
     *[ModelSpec(f"vgg{depth}_classroom", f"vgg:vgg{depth}_classroom", chapter=4, recipe=CLASSROOM_VGG_RECIPE)
       for depth in (11, 13, 16)],
+    # Chapter 5: GoogLeNet (Table 1 at 224×224) and its 28×28 classroom variant
+    ModelSpec("googlenet", "googlenet:googlenet", chapter=5, test_kwargs=_IMAGENET_SMALL),
+    ModelSpec("googlenet_classroom", "googlenet:googlenet_classroom", chapter=5,
+              recipe=GOOGLENET_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
     # Chapter 6: the ImageNet layout (built at 224x224, checked against the paper and keras.applications)
     *[ModelSpec(name, f"resnet:{name}", chapter=6, test_kwargs=_IMAGENET_SMALL)
       for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34")],
     # Chapter 6: the CIFAR layout, trained on Fashion-MNIST
     *_cifar_resnets(),
     ModelSpec("resnet_cifar", "resnet:resnet_cifar", chapter=6, test_kwargs=_FASHION_SIZE),
+    # Chapter 9: Xception (= keras.applications', 299×299), its classroom variant and an
+    # Inception-style network of the same size (the paper's Fig. 6)
+    ModelSpec("xception", "xception:xception", chapter=9, test_kwargs=_IMAGENET_SMALL),
+    ModelSpec("xception_classroom", "xception:xception_classroom", chapter=9,
+              recipe=XCEPTION_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
+    ModelSpec("inception_classroom", "googlenet:inception_classroom", chapter=9,
+              recipe=XCEPTION_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
     # Chapter 10
     ModelSpec("unet_xception", "unet:unet_xception", chapter=10, task="segmentation", task_options=CANVASES,
               recipe=SEGMENTATION_RECIPE, full_recipe=FULL_SEGMENTATION_RECIPE, test_kwargs={"input_shape": (32, 32, 1)}),
