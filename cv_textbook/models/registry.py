@@ -135,6 +135,14 @@ FULL_SEGMENTATION_RECIPE = dataclasses.replace(
 )
 CANVASES = {"canvas_size": 128, "labels": "trimap"}
 
+# DenseNet-BC classroom (chapter 7): ResNet-20's recipe, so that the chapter compares concatenation
+# with addition under the same training; float32 until `bench` has measured mixed bfloat16 for it.
+DENSENET_CLASSROOM_RECIPE = dataclasses.replace(RESNET20_RECIPE, bfloat16_on_cpu=False)
+# The paper's DenseNet-BC recipe on CIFAR (Huang et al. 2017, §4.2): batch 64, 300 epochs, learning
+# rate 0.1 divided by 10 at 50 % and 75 %, weight decay 1e-4, flips and shifts; its SGD uses Nesterov
+# momentum 0.9, ``train`` plain momentum 0.9. Hours on a CPU: meant for a GPU.
+PAPER_DENSENET_RECIPE = dataclasses.replace(PAPER_CIFAR_RECIPE, epochs=300, batch_size=64)
+
 # ---------------------------------------------------------------------------------------------
 # The models, by chapter.
 # ---------------------------------------------------------------------------------------------
@@ -170,6 +178,21 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     # Chapter 6: the CIFAR layout, trained on Fashion-MNIST
     *_cifar_resnets(),
     ModelSpec("resnet_cifar", "resnet:resnet_cifar", chapter=6, test_kwargs=_FASHION_SIZE),
+    # Chapter 7: DenseNet (ImageNet layout = keras.applications'; DenseNet-BC: the paper's CIFAR layout)
+    *[ModelSpec(name, f"densenet:{name}", chapter=7, test_kwargs=_IMAGENET_SMALL)
+      for name in ("densenet121", "densenet169", "densenet201")],
+    ModelSpec("densenet_bc", "densenet:densenet_bc", chapter=7, full_recipe=PAPER_DENSENET_RECIPE,
+              test_kwargs={"depth": 40, **_FASHION_SIZE}),
+    ModelSpec("densenet_classroom", "densenet:densenet_classroom", chapter=7,
+              recipe=DENSENET_CLASSROOM_RECIPE),
+    # Chapter 8: SE-ResNet (ResNet with a squeeze-and-excitation block in every residual block)
+    *[ModelSpec(name, f"senet:{name}", chapter=8, test_kwargs=_IMAGENET_SMALL)
+      for name in ("se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152")],
+    # SE-ResNet-20 trains with ResNet-20's recipe: chapter 8 compares the two under the same training.
+    *[ModelSpec(f"se_resnet{depth}", f"senet:se_resnet{depth}", chapter=8, test_kwargs=_FASHION_SIZE,
+                recipe=RESNET20_RECIPE if depth == 20 else DEFAULT_RECIPE,
+                full_recipe=dataclasses.replace(PAPER_CIFAR_RECIPE, warmup_epochs=1 if depth == 110 else 0))
+      for depth in (20, 32, 44, 56, 110)],
     # Chapter 10
     ModelSpec("unet_xception", "unet:unet_xception", chapter=10, task="segmentation", task_options=CANVASES,
               recipe=SEGMENTATION_RECIPE, full_recipe=FULL_SEGMENTATION_RECIPE, test_kwargs={"input_shape": (32, 32, 1)}),
