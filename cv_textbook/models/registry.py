@@ -179,7 +179,9 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     *_cifar_resnets(),
     ModelSpec("resnet_cifar", "resnet:resnet_cifar", chapter=6, test_kwargs=_FASHION_SIZE),
     # Chapter 7: DenseNet (ImageNet layout = keras.applications'; DenseNet-BC: the paper's CIFAR layout)
-    *[ModelSpec(name, f"densenet:{name}", chapter=7, test_kwargs=_IMAGENET_SMALL)
+    # DenseNet-169/201 are DenseNet-121's layers in longer blocks: saving them took 2-4 minutes each.
+    *[ModelSpec(name, f"densenet:{name}", chapter=7, test_kwargs=_IMAGENET_SMALL,
+                quick_tests=name == "densenet121")
       for name in ("densenet121", "densenet169", "densenet201")],
     ModelSpec("densenet_bc", "densenet:densenet_bc", chapter=7, full_recipe=PAPER_DENSENET_RECIPE,
               test_kwargs={"depth": 40, **_FASHION_SIZE}),
@@ -189,8 +191,9 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     *[ModelSpec(name, f"senet:{name}", chapter=8, test_kwargs=_IMAGENET_SMALL)
       for name in ("se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152")],
     # SE-ResNet-20 trains with ResNet-20's recipe: chapter 8 compares the two under the same training.
+    # SE-ResNet-110 (SE-ResNet-56's layers, 3 minutes to save) stays out of the every-model tests.
     *[ModelSpec(f"se_resnet{depth}", f"senet:se_resnet{depth}", chapter=8, test_kwargs=_FASHION_SIZE,
-                recipe=RESNET20_RECIPE if depth == 20 else DEFAULT_RECIPE,
+                recipe=RESNET20_RECIPE if depth == 20 else DEFAULT_RECIPE, quick_tests=depth != 110,
                 full_recipe=dataclasses.replace(PAPER_CIFAR_RECIPE, warmup_epochs=1 if depth == 110 else 0))
       for depth in (20, 32, 44, 56, 110)],
     # Chapter 10
