@@ -20,13 +20,16 @@ templates such as ``"{block}_sepconv{i}"``). Each family passes its own, so one 
 both the U-Net's ``down1_sepconv1`` and keras.applications' ``block2_sepconv1`` and every model
 keeps the layer names of its paper or of keras.applications.
 
-A squeeze-and-excitation block (Hu et al., 2018) belongs here too when a family needs it: it maps
-a feature map to one of the same shape, so it goes after a block's last BatchNormalization,
-before the residual Add.
+``squeeze_excite``
+    Squeeze-and-excitation (Hu et al., 2018): global average pooling → Dense C/r + ReLU → Dense C
+    + sigmoid → channel-wise scale. It maps a feature map to one of the same shape, so it drops
+    into any network after any block: SE-ResNet puts it after a block's last
+    BatchNormalization, before the residual Add (the paper's Fig. 3).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import keras
@@ -274,6 +277,40 @@ def separable_block(
     return layers.Add(name=names.of("add", name))([x, shortcut])
 
 
+def squeeze_excite(x, ratio: int = 16, name: str | None = None, settings: ConvSettings = ConvSettings()):
+    """Squeeze-and-excitation (Hu, Shen & Sun, 2018, §3 and Fig. 2) of a 4-D feature map
+    (batch, height, width, C), channels last; returns a map of the same shape.
+
+    Squeeze: global average pooling to one value per channel (``{name}_se_squeeze``, kept as a
+    1×1×C map so that the scale broadcasts). Excitation: Dense C/r + ReLU (``{name}_se_reduce``),
+    Dense C + sigmoid (``{name}_se_expand``), both with biases. Scale: the input times its
+    channel weights (``{name}_se_scale``). ``ratio`` is the reduction r (the paper's 16); a map of
+    fewer than r channels keeps one hidden unit. ``name=None`` lets Keras number the layers, so
+    the block can be called any number of times without names. ``settings`` gives the Dense
+    layers a family's initialiser and weight decay. Parameters: 2·C·(C // r) + C // r + C.
+    """
+    ratio = check_positive_int("ratio", ratio, hint="Hu et al. (2018) used 16.")
+    if len(x.shape) != 4 or x.shape[-1] is None:
+        raise ValueError(
+            f"squeeze_excite needs a 4-D feature map (batch, height, width, channels) with a known "
+            f"number of channels, got shape {tuple(x.shape)}."
+        )
+    channels = x.shape[-1]
+
+    def layer_name(role):
+        return None if name is None else f"{name}_se_{role}"
+
+    dense = functools.partial(
+        layers.Dense,
+        kernel_initializer=settings.kernel_initializer,
+        kernel_regularizer=settings.regularizer(),
+    )
+    weights = layers.GlobalAveragePooling2D(keepdims=True, name=layer_name("squeeze"))(x)
+    weights = dense(max(1, channels // ratio), activation="relu", name=layer_name("reduce"))(weights)
+    weights = dense(channels, activation="sigmoid", name=layer_name("expand"))(weights)
+    return layers.Multiply(name=layer_name("scale"))([x, weights])
+
+
 def global_pooling(x, pooling: str | None):
     """A backbone's optional last step (keras.applications' ``pooling`` without the top): None
     keeps the feature map, "avg" and "max" reduce it to one value per channel (``avg_pool``,
@@ -295,4 +332,5 @@ __all__ = [
     "global_pooling",
     "separable_block",
     "separable_conv",
+    "squeeze_excite",
 ]

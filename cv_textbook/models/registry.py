@@ -166,6 +166,14 @@ FULL_SEGMENTATION_RECIPE = dataclasses.replace(
 )
 CANVASES = {"canvas_size": 128, "labels": "trimap"}
 
+# DenseNet-BC classroom (chapter 7): ResNet-20's recipe, so that the chapter compares concatenation
+# with addition under the same training; float32 until `bench` has measured mixed bfloat16 for it.
+DENSENET_CLASSROOM_RECIPE = dataclasses.replace(RESNET20_RECIPE, bfloat16_on_cpu=False)
+# The paper's DenseNet-BC recipe on CIFAR (Huang et al. 2017, §4.2): batch 64, 300 epochs, learning
+# rate 0.1 divided by 10 at 50 % and 75 %, weight decay 1e-4, flips and shifts; its SGD uses Nesterov
+# momentum 0.9, ``train`` plain momentum 0.9. Hours on a CPU: meant for a GPU.
+PAPER_DENSENET_RECIPE = dataclasses.replace(PAPER_CIFAR_RECIPE, epochs=300, batch_size=64)
+
 # ---------------------------------------------------------------------------------------------
 # The models, by chapter.
 # ---------------------------------------------------------------------------------------------
@@ -188,9 +196,10 @@ def _cifar_resnets() -> list[ModelSpec]:
         specs.append(ModelSpec(
             f"resnet{depth}", f"resnet:resnet{depth}", chapter=6, test_kwargs=_FASHION_SIZE,
             recipe=RESNET20_RECIPE if depth == 20 else DEFAULT_RECIPE, full_recipe=full,
-            bench_target=0.93 if depth == 20 else None, quick_tests=depth != 1202,
+            bench_target=0.93 if depth == 20 else None, quick_tests=depth <= 56,  # 110, 1202: 56's blocks, more
         ))
-    specs += [ModelSpec(f"plain{depth}", f"resnet:plain{depth}", chapter=6, test_kwargs=_FASHION_SIZE)
+    specs += [ModelSpec(f"plain{depth}", f"resnet:plain{depth}", chapter=6, test_kwargs=_FASHION_SIZE,
+                        quick_tests=depth <= 56)
               for depth in (20, 32, 44, 56, 110)]
     return specs
 
@@ -215,11 +224,33 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("googlenet_classroom", "googlenet:googlenet_classroom", chapter=5,
               recipe=GOOGLENET_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
     # Chapter 6: the ImageNet layout (built at 224x224, checked against the paper and keras.applications)
-    *[ModelSpec(name, f"resnet:{name}", chapter=6, test_kwargs=_IMAGENET_SMALL)
+    # ResNet-101 and 152 are ResNet-50's bottleneck blocks in longer stages: the every-model tests leave them out
+    # (tests/test_resnet.py counts them against the paper and keras.applications).
+    *[ModelSpec(name, f"resnet:{name}", chapter=6, test_kwargs=_IMAGENET_SMALL,
+                quick_tests=name not in ("resnet101", "resnet152"))
       for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34")],
     # Chapter 6: the CIFAR layout, trained on Fashion-MNIST
     *_cifar_resnets(),
     ModelSpec("resnet_cifar", "resnet:resnet_cifar", chapter=6, test_kwargs=_FASHION_SIZE),
+    # Chapter 7: DenseNet (ImageNet layout = keras.applications'; DenseNet-BC: the paper's CIFAR layout)
+    # The every-model tests save and reload DenseNet-BC and the classroom DenseNet, which have the same layers:
+    # saving DenseNet-121/169/201 took 1-4 minutes each (tests/test_densenet.py counts and compares them).
+    *[ModelSpec(name, f"densenet:{name}", chapter=7, test_kwargs=_IMAGENET_SMALL, quick_tests=False)
+      for name in ("densenet121", "densenet169", "densenet201")],
+    ModelSpec("densenet_bc", "densenet:densenet_bc", chapter=7, full_recipe=PAPER_DENSENET_RECIPE,
+              test_kwargs={"depth": 40, **_FASHION_SIZE}),
+    ModelSpec("densenet_classroom", "densenet:densenet_classroom", chapter=7,
+              recipe=DENSENET_CLASSROOM_RECIPE),
+    # Chapter 8: SE-ResNet (ResNet with a squeeze-and-excitation block in every residual block)
+    # The every-model tests save and reload SE-ResNet-18 and SE-ResNet-20 (tests/test_senet.py counts the rest).
+    *[ModelSpec(name, f"senet:{name}", chapter=8, test_kwargs=_IMAGENET_SMALL, quick_tests=name == "se_resnet18")
+      for name in ("se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152")],
+    # SE-ResNet-20 trains with ResNet-20's recipe: chapter 8 compares the two under the same training.
+    # Of the CIFAR SE-ResNets the every-model tests save and reload SE-ResNet-20 (saving SE-ResNet-110 took 3 min).
+    *[ModelSpec(f"se_resnet{depth}", f"senet:se_resnet{depth}", chapter=8, test_kwargs=_FASHION_SIZE,
+                recipe=RESNET20_RECIPE if depth == 20 else DEFAULT_RECIPE, quick_tests=depth == 20,
+                full_recipe=dataclasses.replace(PAPER_CIFAR_RECIPE, warmup_epochs=1 if depth == 110 else 0))
+      for depth in (20, 32, 44, 56, 110)],
     # Chapter 9: Xception (= keras.applications', 299×299), its classroom variant and an
     # Inception-style network of the same size (the paper's Fig. 6)
     ModelSpec("xception", "xception:xception", chapter=9, test_kwargs=_IMAGENET_SMALL),

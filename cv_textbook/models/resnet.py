@@ -37,6 +37,12 @@ returns the last feature map (``conv5_block3_out`` of ResNet-50, 7×7×2048 at 2
 ``pooling="avg"`` or ``"max"`` then adds ``GlobalAveragePooling2D`` (``avg_pool``) or
 ``GlobalMaxPooling2D`` (``max_pool``); with ``include_top=True`` ``pooling`` is ignored. ResNet-50
 without its top has 23,587,712 parameters, as keras.applications'.
+
+Squeeze-and-excitation: every ResNet builder but the plain nets takes ``se_ratio`` (default None:
+none). ``se_ratio=16`` puts ``blocks.squeeze_excite`` with reduction 16 on the residual branch of
+every block, after its last BatchNormalization and before the Add (Hu et al., 2018, Fig. 3):
+layers ``conv2_block1_se_squeeze``, ``_se_reduce``, ``_se_expand``, ``_se_scale``; the model is
+named ``se_resnet50`` etc. ``cv_textbook.models.senet`` names these networks (chapter 8).
 """
 
 from __future__ import annotations
@@ -54,10 +60,11 @@ from cv_textbook.checks import (
     check_input_shape,
     check_num_classes,
     check_number,
+    check_positive_int,
     check_top,
     is_int,
 )
-from cv_textbook.models.blocks import ConvSettings, conv_bn, global_pooling
+from cv_textbook.models.blocks import ConvSettings, conv_bn, global_pooling, squeeze_excite
 from cv_textbook.models.layers import ZeroPadShortcut
 
 OPTIONS = ("A", "B", "C")
@@ -106,20 +113,33 @@ def _merge(shortcut_x, x, name: str):
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def basic_block(x, filters: int, stride: int, name: str, option="B", plain=False, settings=SETTINGS):
-    """Two 3×3 convolutions (ResNet-18/34 and the CIFAR nets); output ``filters`` maps."""
+def _excite(x, se_ratio, name: str, settings: ConvSettings):
+    # SE-ResNet (Hu et al. 2018, Fig. 3): recalibrate the residual branch before the addition.
+    return x if se_ratio is None else squeeze_excite(x, se_ratio, name, settings)
+
+
+def basic_block(
+    x, filters: int, stride: int, name: str, option="B", plain=False, settings=SETTINGS, se_ratio=None
+):
+    """Two 3×3 convolutions (ResNet-18/34 and the CIFAR nets); output ``filters`` maps.
+    ``se_ratio``: a squeeze-and-excitation block of that reduction on the residual branch."""
     short = None if plain else shortcut(x, filters, stride, option, name, settings)
     x = _conv_bn(x, filters, 3, stride, f"{name}_1", settings)
     x = _conv_bn(x, filters, 3, 1, f"{name}_2", settings, relu=False)
+    x = _excite(x, se_ratio, name, settings)
     return _merge(short, x, name)
 
 
-def bottleneck_block(x, filters: int, stride: int, name: str, option="B", plain=False, settings=SETTINGS):
-    """1×1 reduce (with the stride, as keras.applications) → 3×3 → 1×1 expand to 4·``filters``."""
+def bottleneck_block(
+    x, filters: int, stride: int, name: str, option="B", plain=False, settings=SETTINGS, se_ratio=None
+):
+    """1×1 reduce (with the stride, as keras.applications) → 3×3 → 1×1 expand to 4·``filters``.
+    ``se_ratio``: a squeeze-and-excitation block of that reduction on the residual branch."""
     short = None if plain else shortcut(x, 4 * filters, stride, option, name, settings)
     x = _conv_bn(x, filters, 1, stride, f"{name}_1", settings)
     x = _conv_bn(x, filters, 3, 1, f"{name}_2", settings)
     x = _conv_bn(x, 4 * filters, 1, 1, f"{name}_3", settings, relu=False)
+    x = _excite(x, se_ratio, name, settings)
     return _merge(short, x, name)
 
 
@@ -152,13 +172,15 @@ def build_resnet(
     settings: ConvSettings = SETTINGS,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """The shared builder. ``stages`` is the stack as data: one ``(filters, blocks, stride)`` per
     stage, named conv2, conv3, ...; e.g. ResNet-50 is ``stem="imagenet"``, ``block="bottleneck"``,
     ``stages=((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))``. ``include_top`` and
-    ``pooling`` as keras.applications (module docstring). Arguments are checked by the public
-    builders."""
-    _allow_graph_depth(sum(blocks for _, blocks, _ in stages) * 8 + 20)
+    ``pooling`` as keras.applications (module docstring); ``se_ratio`` adds a
+    squeeze-and-excitation block to every residual block (SE-ResNet). Arguments are checked by
+    the public builders."""
+    _allow_graph_depth(sum(blocks for _, blocks, _ in stages) * (8 if se_ratio is None else 12) + 20)
     inputs = keras.Input(shape=input_shape, name="image")
     x = STEMS[stem](inputs, settings)
     block_fn = BLOCKS[block]
@@ -172,6 +194,7 @@ def build_resnet(
                 option=option,
                 plain=plain,
                 settings=settings,
+                se_ratio=se_ratio,
             )
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -206,6 +229,18 @@ def _l2_factor(weight_decay) -> float | None:
     return check_number("weight_decay", weight_decay, 0, allow_none=True, hint="The paper used 1e-4.") or None
 
 
+def _se_ratio(se_ratio) -> int | None:
+    """None (no squeeze-and-excitation) or the SE blocks' reduction r."""
+    if se_ratio is None:
+        return None
+    hint = "None builds no SE blocks; Hu et al. (2018) used 16."
+    return check_positive_int("se_ratio", se_ratio, hint=hint)
+
+
+def _model_name(depth, plain: bool, se_ratio) -> str:
+    return f"{'plain' if plain else 'se_resnet' if se_ratio is not None else 'resnet'}{depth}"
+
+
 def _cifar_blocks_per_stage(depth) -> int:
     """n of a 6n+2-layer CIFAR ResNet, or a ValueError naming the nearest valid depths."""
     if not is_int(depth):
@@ -223,8 +258,12 @@ def _cifar_blocks_per_stage(depth) -> int:
 # ---------------------------------------------------------------------------- ImageNet layout
 
 
-def _imagenet(depth, input_shape, num_classes, use_bias, option, plain, weight_decay, include_top, pooling):
-    name = f"{'plain' if plain else 'resnet'}{depth}"
+def _imagenet(
+    depth, input_shape, num_classes, use_bias, option, plain, weight_decay, include_top, pooling,
+    se_ratio=None,
+):
+    se_ratio = _se_ratio(se_ratio)
+    name = _model_name(depth, plain, se_ratio)
     check_choice("option", option, OPTIONS)
     use_bias = check_bool("use_bias", use_bias)
     weight_decay = _l2_factor(weight_decay)
@@ -246,6 +285,7 @@ def _imagenet(depth, input_shape, num_classes, use_bias, option, plain, weight_d
         settings=settings,
         include_top=include_top,
         pooling=pooling,
+        se_ratio=se_ratio,
     )
 
 
@@ -257,6 +297,7 @@ def resnet18(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-18 (He et al., 2015), ImageNet layout: basic blocks [2, 2, 2, 2].
 
@@ -264,7 +305,7 @@ def resnet18(
     where the shape changes ("A" zero-padding, "B" projection, "C" projection everywhere).
     """
     return _imagenet(
-        18, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+        18, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling, se_ratio
     )
 
 
@@ -276,13 +317,14 @@ def resnet34(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-34 (He et al., 2015), ImageNet layout: basic blocks [3, 4, 6, 3].
 
     ``use_bias=False`` gives torchvision's 21,797,672 parameters; Table 3 compares options A, B, C.
     """
     return _imagenet(
-        34, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+        34, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling, se_ratio
     )
 
 
@@ -294,6 +336,7 @@ def resnet50(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-50 (He et al., 2015), ImageNet layout: bottleneck blocks [3, 4, 6, 3].
 
@@ -301,7 +344,7 @@ def resnet50(
     ``use_bias=False`` torchvision's 25,557,032.
     """
     return _imagenet(
-        50, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+        50, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling, se_ratio
     )
 
 
@@ -313,13 +356,14 @@ def resnet101(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-101 (He et al., 2015), ImageNet layout: bottleneck blocks [3, 4, 23, 3].
 
     Same layers, names and 44,707,176 parameters as keras.applications.ResNet101.
     """
     return _imagenet(
-        101, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+        101, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling, se_ratio
     )
 
 
@@ -331,13 +375,14 @@ def resnet152(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-152 (He et al., 2015), ImageNet layout: bottleneck blocks [3, 8, 36, 3].
 
     Same layers, names and 60,419,944 parameters as keras.applications.ResNet152.
     """
     return _imagenet(
-        152, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling
+        152, input_shape, num_classes, use_bias, option, False, weight_decay, include_top, pooling, se_ratio
     )
 
 
@@ -377,6 +422,7 @@ def resnet_cifar(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """CIFAR ResNet (He et al., 2015, §4.2) of any depth 6n+2: 3 stages of n basic blocks, 16/32/64 filters.
 
@@ -385,14 +431,16 @@ def resnet_cifar(
     ignores ``option``). ``weight_decay`` adds an L2 penalty to every kernel (the paper: 1e-4).
     Grayscale 28×28×1 inputs (Fashion-MNIST) give 28/14/7 maps and change only the first
     convolution. ``include_top=False`` returns the last feature map (8×8×64 at 32×32), with
-    ``pooling="avg"``/``"max"`` pooled to 64 features.
+    ``pooling="avg"``/``"max"`` pooled to 64 features. ``se_ratio=16`` adds a
+    squeeze-and-excitation block to every residual block (SE-ResNet, named ``se_resnet{depth}``).
     """
     blocks = _cifar_blocks_per_stage(depth)
     check_choice("option", option, OPTIONS)
     plain = check_bool("plain", plain)
     weight_decay = _l2_factor(weight_decay)
     include_top, pooling = check_top(include_top, pooling)
-    name = f"{'plain' if plain else 'resnet'}{depth}"
+    se_ratio = _se_ratio(se_ratio)
+    name = _model_name(depth, plain, se_ratio)
     input_shape = check_input_shape(input_shape, CIFAR_MIN_SIDE, name, example=(32, 32, 3))
     num_classes = check_num_classes(num_classes)
     stages = tuple(zip(CIFAR_FILTERS, (blocks,) * 3, (1, 2, 2)))
@@ -409,6 +457,7 @@ def resnet_cifar(
         settings=settings,
         include_top=include_top,
         pooling=pooling,
+        se_ratio=se_ratio,
     )
 
 
@@ -419,9 +468,12 @@ def resnet20(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-20 (He et al., 2015), CIFAR layout, n=3: 269,722 parameters (Table 6: 8.75 % error)."""
-    return resnet_cifar(20, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
+    return resnet_cifar(
+        20, option, input_shape, num_classes, False, weight_decay, include_top, pooling, se_ratio
+    )
 
 
 def resnet32(
@@ -431,9 +483,12 @@ def resnet32(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-32 (He et al., 2015), CIFAR layout, n=5: 464,154 parameters (Table 6: 7.51 % error)."""
-    return resnet_cifar(32, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
+    return resnet_cifar(
+        32, option, input_shape, num_classes, False, weight_decay, include_top, pooling, se_ratio
+    )
 
 
 def resnet44(
@@ -443,9 +498,12 @@ def resnet44(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-44 (He et al., 2015), CIFAR layout, n=7: 658,586 parameters (Table 6: 7.17 % error)."""
-    return resnet_cifar(44, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
+    return resnet_cifar(
+        44, option, input_shape, num_classes, False, weight_decay, include_top, pooling, se_ratio
+    )
 
 
 def resnet56(
@@ -455,9 +513,12 @@ def resnet56(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-56 (He et al., 2015), CIFAR layout, n=9: 853,018 parameters (Table 6: 6.97 % error)."""
-    return resnet_cifar(56, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
+    return resnet_cifar(
+        56, option, input_shape, num_classes, False, weight_decay, include_top, pooling, se_ratio
+    )
 
 
 def resnet110(
@@ -467,9 +528,12 @@ def resnet110(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-110 (He et al., 2015), CIFAR layout, n=18: 1,727,962 parameters (Table 6: 6.43 % error)."""
-    return resnet_cifar(110, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
+    return resnet_cifar(
+        110, option, input_shape, num_classes, False, weight_decay, include_top, pooling, se_ratio
+    )
 
 
 def resnet1202(
@@ -479,9 +543,12 @@ def resnet1202(
     weight_decay=None,
     include_top: bool = True,
     pooling: str | None = None,
+    se_ratio: int | None = None,
 ) -> keras.Model:
     """ResNet-1202 (He et al., 2015), CIFAR layout, n=200: 19,421,274 parameters (Table 6: 7.93 %, overfits)."""
-    return resnet_cifar(1202, option, input_shape, num_classes, False, weight_decay, include_top, pooling)
+    return resnet_cifar(
+        1202, option, input_shape, num_classes, False, weight_decay, include_top, pooling, se_ratio
+    )
 
 
 def plain20(
