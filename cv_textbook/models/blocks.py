@@ -323,11 +323,23 @@ def global_pooling(x, pooling: str | None):
     return x
 
 
+def classification_head(x, include_top: bool, pooling: str | None, num_classes: int, kernel_regularizer=None):
+    """keras.applications' end of a classifier: with the top, global average pooling (``avg_pool``) and a
+    softmax ``Dense`` (``predictions``); without it, :func:`global_pooling`. The output layer computes in
+    float32, which keeps the softmax and the loss exact under mixed precision."""
+    if not include_top:
+        return global_pooling(x, pooling)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return layers.Dense(num_classes, activation="softmax", kernel_regularizer=kernel_regularizer,
+                        dtype="float32", name="predictions")(x)
+
+
 __all__ = [
     "ConvSettings",
     "INTERMEDIATE_ACTIVATIONS",
     "LayerNames",
     "SEPARABLE_NAMES",
+    "classification_head",
     "conv_bn",
     "global_pooling",
     "separable_block",

@@ -53,7 +53,7 @@ from cv_textbook.checks import (
     check_top,
     is_int,
 )
-from cv_textbook.models.blocks import ConvSettings, conv_bn, global_pooling
+from cv_textbook.models.blocks import ConvSettings, classification_head, conv_bn
 from cv_textbook.models.layers import BatchNormalization
 
 BN_EPSILON = 1.001e-5  # keras.applications' value
@@ -171,18 +171,7 @@ def build_densenet(
         if stage < len(blocks) + 1:
             x = transition(x, compression, f"pool{stage}", settings)
     x = _bn_relu(x, "bn", "relu", settings)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        # float32 output keeps the softmax and the loss exact under mixed precision.
-        x = layers.Dense(
-            num_classes,
-            activation="softmax",
-            kernel_regularizer=settings.regularizer(),
-            dtype="float32",
-            name="predictions",
-        )(x)
-    else:
-        x = global_pooling(x, pooling)
+    x = classification_head(x, include_top, pooling, num_classes, settings.regularizer())
     return keras.Model(inputs, x, name=name)
 
 

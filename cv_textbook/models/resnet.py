@@ -64,7 +64,7 @@ from cv_textbook.checks import (
     check_top,
     is_int,
 )
-from cv_textbook.models.blocks import ConvSettings, conv_bn, global_pooling, squeeze_excite
+from cv_textbook.models.blocks import ConvSettings, classification_head, conv_bn, squeeze_excite
 from cv_textbook.models.layers import ZeroPadShortcut
 
 OPTIONS = ("A", "B", "C")
@@ -196,18 +196,7 @@ def build_resnet(
                 settings=settings,
                 se_ratio=se_ratio,
             )
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        # float32 output keeps the softmax and the loss exact under mixed precision.
-        x = layers.Dense(
-            num_classes,
-            activation="softmax",
-            kernel_regularizer=settings.regularizer(),
-            dtype="float32",
-            name="predictions",
-        )(x)
-    else:
-        x = global_pooling(x, pooling)
+    x = classification_head(x, include_top, pooling, num_classes, settings.regularizer())
     return keras.Model(inputs, x, name=name)
 
 

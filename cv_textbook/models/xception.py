@@ -36,8 +36,8 @@ from cv_textbook.models.blocks import (
     INTERMEDIATE_ACTIVATIONS,
     ConvSettings,
     LayerNames,
+    classification_head,
     conv_bn,
-    global_pooling,
     separable_block,
     separable_conv,
 )
@@ -166,12 +166,7 @@ def build_xception(
         x = BatchNormalization(epsilon=SETTINGS.bn_epsilon, name=f"{conv_name}_bn")(x)
         x = layers.Activation("relu", name=f"{conv_name}_act")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        # float32 output keeps the softmax and the loss exact under mixed precision.
-        x = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
-    else:
-        x = global_pooling(x, pooling)
+    x = classification_head(x, include_top, pooling, num_classes)
     return keras.Model(inputs, x, name=name)
 
 
