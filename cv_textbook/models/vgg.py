@@ -102,8 +102,11 @@ def _check_configuration(configuration) -> str:
     return configuration
 
 
-def _block(x, layers_of_block, filters: int, block: int, batch_norm: bool):
-    """One block: its convolutions (block{b}_conv{i}), an LRN where A-LRN has one, the pooling."""
+def vgg_block(x, layers_of_block, filters: int, block: int, batch_norm: bool = False):
+    """One block: its convolutions (block{b}_conv{i}), an LRN where A-LRN has one, the pooling.
+
+    ``layers_of_block`` is one column entry of ``CONFIGURATIONS``, e.g. ``(3, 3, 3)`` for three 3×3
+    convolutions; chapter 4's exercise checks a student's block against this one."""
     index = 0
     for entry in layers_of_block:
         if entry == LRN:
@@ -145,7 +148,7 @@ def build_vgg(
     if layout.input_padding:
         x = layers.ZeroPadding2D(layout.input_padding, name="pad")(x)
     for block, (layers_of_block, filters) in enumerate(zip(layout.blocks, layout.widths), start=1):
-        x = _block(x, layers_of_block, filters, block, batch_norm)
+        x = vgg_block(x, layers_of_block, filters, block, batch_norm)
     if include_top:
         x = layers.Flatten(name="flatten")(x)
         for index, units in enumerate(layout.dense, start=1):
