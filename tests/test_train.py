@@ -171,6 +171,17 @@ def test_compile_turns_xla_on_as_the_setup_says_outside_a_strategy():
     assert model.jit_compile is False
 
 
+def test_smoke_mode_trains_eagerly_and_classroom_mode_traces(monkeypatch):
+    monkeypatch.setenv("CV_TEXTBOOK_SMOKE", "1")
+    model = tiny_model()
+    train.compile_model(model, device.training_setup())
+    assert model.run_eagerly is True
+    monkeypatch.delenv("CV_TEXTBOOK_SMOKE")
+    model = tiny_model()
+    train.compile_model(model, device.training_setup())
+    assert model.run_eagerly is False
+
+
 def test_precision_scope_builds_mixed_models_with_a_float32_output_and_restores_the_policy():
     before = keras.config.dtype_policy().name
     with device.precision_scope("mixed_bfloat16"):
