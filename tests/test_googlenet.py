@@ -224,6 +224,19 @@ def test_googlenet_classroom_keeps_the_pattern_at_a_quarter_width():
     assert model.get_layer("dropout").rate == 0.4
 
 
+def test_googlenet_classroom_width_divisor_narrows_every_layer_and_refuses_empty_ones():
+    # width_divisor=8 (chapter 05's ablations): every width of the stem, Table 1 and the heads / 8.
+    narrow = googlenet_classroom(width_divisor=8)
+    assert narrow.count_params() == classroom_params(8, bn=False, aux=False)
+    assert googlenet_classroom(width_divisor=8, aux_classifiers=True).count_params() == classroom_params(
+        8, bn=False, aux=True)
+    assert narrow.get_layer("inception_5b_output").output.shape[-1] == 1024 // 8
+    # Table 1's narrowest layers (3a's and 4a's #5×5 reduce) have 16 filters: 17 would leave none.
+    for bad in (0, 17, 2.0):
+        with pytest.raises(ValueError, match="width_divisor"):
+            googlenet_classroom(width_divisor=bad)
+
+
 def test_googlenet_classroom_with_aux_heads_trains_through_run_experiment_and_saves_the_main_head(
         tmp_path, monkeypatch):
     monkeypatch.setenv("CV_TEXTBOOK_SMOKE", "1")

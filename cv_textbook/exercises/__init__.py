@@ -35,6 +35,8 @@ Chapters and their checks:
   check compares its parameter count and, with the reference's weights copied, its outputs).
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
+* :mod:`~cv_textbook.exercises.ch05` (GoogLeNet): ``check_output_depth``,
+  ``check_reduction_savings``, ``check_inception_module`` (build an Inception module).
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
   ``check_depth_formula``, ``check_residual_block`` (build a residual block with its shortcut).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
@@ -46,4 +48,4 @@ The helpers every check shares (feedback, reading an answer, the mistake table) 
 ``_feedback``.
 """
 
-__all__ = ["ch00", "ch01", "ch02", "ch06", "ch10"]
+__all__ = ["ch00", "ch01", "ch02", "ch05", "ch06", "ch10"]

@@ -38,7 +38,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cv_textbook.checks import check_bool, check_choice, check_input_shape, check_num_classes, check_top
+from cv_textbook.checks import check_bool, check_choice, check_int, check_input_shape, check_num_classes, check_top
 from cv_textbook.models.blocks import ConvSettings, LayerNames, conv_bn, global_pooling
 from cv_textbook.models.layers import LocalResponseNormalization
 
@@ -268,6 +268,7 @@ def googlenet_classroom(
     batch_norm: bool = False,
     include_top: bool = True,
     pooling: str | None = None,
+    width_divisor: int = CLASSROOM_DIVISOR,
 ) -> keras.Model:
     """GoogLeNet-style network for 28×28 Fashion-MNIST: Table 1's nine Inception modules at a quarter width.
 
@@ -282,10 +283,21 @@ def googlenet_classroom(
     the auxiliary pooling then leaves a 1×1 map (the paper's 4×4). 376,838 parameters at
     28×28×1 with 10 classes (407,258 with the auxiliary classifiers). Inputs from 5×5 (17×17
     with the auxiliary classifiers).
+
+    ``width_divisor`` divides every width of the paper (4 by default; 8 gives the narrower network
+    that chapter 05's short ablations train several times). It must leave every layer at least
+    one filter: at most 16, Table 1's narrowest layer (3a's and 4a's #5×5 reduce).
     """
+    narrowest = min(min(widths) for widths in TABLE_1.values())
+    width_divisor = check_int("width_divisor", width_divisor, 1)
+    if width_divisor > narrowest:
+        raise ValueError(
+            f"width_divisor must be between 1 and {narrowest} (Table 1's narrowest layer has {narrowest} "
+            f"filters and needs at least one), got {width_divisor}."
+        )
     return _build("googlenet_classroom", CLASSROOM_STEM, input_shape, num_classes, aux_classifiers,
                   batch_norm, True, 5, include_top, pooling, example=(28, 28, 1),
-                  width_divisor=CLASSROOM_DIVISOR)
+                  width_divisor=width_divisor)
 
 
 def inception_classroom(
