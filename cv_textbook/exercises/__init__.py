@@ -35,10 +35,18 @@ Chapters and their checks:
   check compares its parameter count and, with the reference's weights copied, its outputs).
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
+* :mod:`~cv_textbook.exercises.ch03` (AlexNet and ZFNet): ``check_fc_share``, ``check_two_towers``
+  (build a grouped convolution from two convolutions on the channel halves).
+* :mod:`~cv_textbook.exercises.ch04` (VGG): ``check_stack_weights``, ``check_vgg_block`` (build a
+  VGG block), ``check_fc1_params``.
 * :mod:`~cv_textbook.exercises.ch05` (GoogLeNet): ``check_output_depth``,
   ``check_reduction_savings``, ``check_inception_module`` (build an Inception module).
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
   ``check_depth_formula``, ``check_residual_block`` (build a residual block with its shortcut).
+* :mod:`~cv_textbook.exercises.ch07` (DenseNet): ``check_block_channels``, ``check_dense_layer``
+  (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation).
+* :mod:`~cv_textbook.exercises.ch08` (SENet): ``check_se_params``, ``check_se_block`` (build a
+  squeeze-and-excitation block).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
   ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,
   ``check_down_block`` (build the encoder's separable down block).
@@ -48,4 +56,4 @@ The helpers every check shares (feedback, reading an answer, the mistake table) 
 ``_feedback``.
 """
 
-__all__ = ["ch00", "ch01", "ch02", "ch05", "ch06", "ch10"]
+__all__ = ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch10"]

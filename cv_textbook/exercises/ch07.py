@@ -1,0 +1,353 @@
+"""Chapter 07 exercises: DenseNet.
+
+* ``check_block_channels(answer)`` - the number of maps the first dense block of
+  ``densenet_classroom`` outputs (24 maps in, 8 layers, growth rate 12).
+* ``check_dense_layer(build)`` - a function ``build(x, growth_rate)`` that BUILDS one dense layer
+  of DenseNet-BC with the Keras functional API (BN, ReLU, 1x1 convolution of 4k filters, BN, ReLU,
+  3x3 convolution of k filters, concatenated to the input). The check builds it for two inputs,
+  compares its trainable parameters with ``cv_textbook.models.densenet.dense_layer``, copies the
+  reference layer's weights into it and compares the outputs on a fixed input; a typical mistake
+  gets its own hint.
+
+The references are computed by building the package's blocks and counting, never typed in.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from cv_textbook.exercises._feedback import (
+    Hint,
+    a_function,
+    correct,
+    describe,
+    describe_error,
+    exercise_check,
+    first_match,
+    hint,
+    results_of,
+    whole_number,
+)
+
+# Keras and cv_textbook.models are imported inside the functions that need them, so that importing
+# this module stays free of Keras and TensorFlow.
+
+__all__ = [
+    "BLOCK_CHANNELS_QUESTION",
+    "BLOCK_INPUT_CHANNELS",
+    "BLOCK_LAYERS",
+    "BUILD_CASES",
+    "DENSE_LAYER_QUESTION",
+    "GROWTH_RATE",
+    "check_block_channels",
+    "check_dense_layer",
+]
+
+# The first dense block of densenet_classroom: the stem's 2k = 24 maps, 8 layers of k = 12.
+GROWTH_RATE = 12
+BLOCK_INPUT_CHANNELS = 2 * GROWTH_RATE
+BLOCK_LAYERS = 8
+
+BLOCK_CHANNELS_QUESTION = (
+    f"The first dense block of densenet_classroom receives the {BLOCK_INPUT_CHANNELS} maps of the "
+    f"first convolution and has {BLOCK_LAYERS} dense layers with growth rate k = {GROWTH_RATE} (each "
+    f"layer's 1x1 convolution makes {4 * GROWTH_RATE} maps, its 3x3 convolution {GROWTH_RATE}). How "
+    "many maps (channels) does the block output, before the transition?"
+)
+DENSE_LAYER_QUESTION = (
+    "Write dense_layer(x, growth_rate): one layer of a dense block of DenseNet-BC, with the Keras "
+    "functional API. New maps: BatchNormalization, ReLU, 1x1 Conv2D with 4 * growth_rate filters, "
+    "BatchNormalization, ReLU, 3x3 Conv2D with growth_rate filters and padding='same'; convolutions "
+    "without bias. Output: the input x followed by the new maps, concatenated along the channels "
+    "(x first). Return the output tensor."
+)
+
+# (input shape, growth rate): the first layer of densenet_classroom, and a smaller one with another k
+# so that a hard-coded 12 or 48 shows.
+BUILD_CASES = (((28, 28, BLOCK_INPUT_CHANNELS), GROWTH_RATE), ((7, 7, 20), 8))
+# Outputs agree when the largest difference is below this fraction of the largest output: float32
+# rounding stays near 1e-6 of it; every mistake below changes the outputs by a sizeable part.
+_OUTPUT_TOLERANCE = 1e-2
+
+
+# ---------------------------------------------------------------------------
+# Exercise 1: the channels of a dense block
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _block_output_channels(input_channels: int, num_layers: int, growth_rate: int) -> int:
+    """Channels out of the package's dense block, read from the built block."""
+    import keras
+
+    from cv_textbook.models import densenet
+
+    inputs = keras.Input(shape=(8, 8, input_channels))
+    return int(densenet.dense_block(inputs, num_layers, growth_rate, "block").shape[-1])
+
+
+@exercise_check
+def check_block_channels(answer) -> bool:
+    """Check the number of maps out of densenet_classroom's first dense block."""
+    given = whole_number(answer, fill_in="replace None by a number: the maps the dense block outputs.")
+    c0, layers, k = BLOCK_INPUT_CHANNELS, BLOCK_LAYERS, GROWTH_RATE
+    expected = _block_output_channels(c0, layers, k)
+    if given == expected:
+        return correct(
+            f"every layer concatenates its {k} new maps to everything before it, so the channels grow "
+            f"by k per layer: {c0} + {layers} x {k} = {expected}. The transition after the block "
+            f"halves them to {expected // 2} (compression 0.5)."
+        )
+    mistakes = [
+        (layers * k,
+         f"that counts only the new maps. The block's output also holds its input's {c0} maps: "
+         "concatenation keeps everything."),
+        (c0 + layers * 4 * k,
+         f"the 1x1 convolution's {4 * k} maps are internal to a layer (the bottleneck); each layer "
+         f"adds only the {k} maps of its 3x3 convolution."),
+        (c0 + layers * 5 * k,
+         f"only the 3x3 convolution's {k} maps are concatenated; the 1x1 convolution's {4 * k} "
+         "maps stay inside the layer."),
+        (_block_output_channels(c0, 1, k),
+         f"that is the output of the first layer. Each of the {layers} layers adds {k} maps."),
+        (_block_output_channels(c0, layers - 1, k),
+         f"one layer short: {layers} layers each add {k} maps."),
+        (expected // 2,
+         "that is after the transition, which halves the channels. The question asks for the block's "
+         "output, before the transition."),
+        (c0 * 2 ** layers,
+         "the channels do not double per layer: each layer adds the same k maps (a linear growth)."),
+        (k,
+         "that is one layer's new maps; the block outputs its input and the new maps of all its layers."),
+    ]
+    return hint(
+        first_match(given, mistakes)
+        or "start from the block's input channels and add what each layer concatenates: its 3x3 "
+        "convolution's k maps."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 2: build a dense layer
+# ---------------------------------------------------------------------------
+
+
+def _case_text(case) -> str:
+    (height, width, channels), growth_rate = case
+    return f"a {height}x{width}x{channels} input with growth_rate={growth_rate}"
+
+
+def _fmt(shape_) -> str:
+    return "x".join(str(d) for d in shape_)
+
+
+def _reference_layer(case, mistake: str | None = None):
+    """The package's dense layer for one case, or the same weighted layers wired with one typical
+    mistake (the same layers in the same order, so the weights copy across)."""
+    import keras
+    from keras import layers
+
+    from cv_textbook.models import densenet
+
+    input_shape, k = case
+    inputs = keras.Input(shape=input_shape, name="x")
+    if mistake is None:
+        return keras.Model(inputs, densenet.dense_layer(inputs, k, "layer"))
+    epsilon = densenet.BN_EPSILON
+    new = layers.BatchNormalization(epsilon=epsilon)(inputs)
+    if mistake not in ("no_first_relu", "no_relu"):
+        new = layers.Activation("relu")(new)
+    new = layers.Conv2D(densenet.BOTTLENECK_WIDTH * k, 1, use_bias=False)(new)
+    new = layers.BatchNormalization(epsilon=epsilon)(new)
+    if mistake not in ("no_second_relu", "no_relu"):
+        new = layers.Activation("relu")(new)
+    new = layers.Conv2D(k, 3, padding="same", use_bias=False)(new)
+    if mistake == "new_first":
+        return keras.Model(inputs, layers.Concatenate()([new, inputs]))
+    return keras.Model(inputs, layers.Concatenate()([inputs, new]))
+
+
+_OUTPUT_MISTAKES = (
+    ("new_first", "the order of the concatenation: x first, then the new maps (Concatenate()([x, new])), "
+     "as the paper's [x0, x1, ..., x_l-1] and keras.applications do. The next layers' weights are "
+     "tied to the position of each map."),
+    ("no_relu", "there is no ReLU: BatchNormalization is followed by a ReLU before each convolution "
+     "(BN-ReLU-Conv, the pre-activation order)."),
+    ("no_first_relu", "the ReLU after the first BatchNormalization is missing (BN-ReLU-1x1 conv)."),
+    ("no_second_relu", "the ReLU after the second BatchNormalization is missing (BN-ReLU-3x3 conv)."),
+)
+
+
+def _randomised(model, seed: int = 0):
+    """Random weights everywhere, BatchNormalization's statistics too, so that every layer shows in
+    the outputs (a fresh BatchNormalization is almost the identity)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = []
+        for weight in layer.weights:
+            shape_ = tuple(weight.shape)
+            if "variance" in weight.path:
+                values.append(rng.uniform(0.5, 2.0, shape_))
+            elif "kernel" in weight.path:
+                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / int(np.prod(shape_[:-1]))))
+            elif "gamma" in weight.path:
+                values.append(rng.uniform(0.5, 1.5, shape_))
+            else:  # beta, moving mean
+                values.append(rng.uniform(-0.5, 0.5, shape_))
+        if values:
+            layer.set_weights([v.astype("float32") for v in values])
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def _fixed_input(case) -> np.ndarray:
+    return np.random.default_rng(7).standard_normal((2, *case[0])).astype("float32")
+
+
+def _outputs(model, case) -> np.ndarray:
+    import keras
+
+    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
+
+
+def _trainable(model) -> int:
+    from cv_textbook import analysis
+
+    return analysis.count_params(model)["trainable"]
+
+
+def _copy(source, target) -> bool:
+    """Copy ``source``'s weights (and BatchNormalization epsilons) into ``target`` with
+    ``models.transfer_weights``; False when the two do not hold the same kinds of layers."""
+    from cv_textbook.models import transfer_weights
+
+    try:
+        transfer_weights(source, target)
+    except ValueError:
+        return False
+    sources = [layer for layer in source.layers if hasattr(layer, "epsilon")]
+    targets = [layer for layer in target.layers if hasattr(layer, "epsilon")]
+    for a, b in zip(sources, targets):
+        b.epsilon = a.epsilon
+    return True
+
+
+def _build_error_hint(case, error) -> str:
+    text = str(error)
+    if "shape" in text.lower() and ("add" in text.lower() or "incompatible" in text.lower()):
+        return (
+            f"Keras refused to combine x with the new maps ({describe_error(error)[:160]}). A dense "
+            "layer does not add: it CONCATENATES along the channels, layers.Concatenate()([x, new]), "
+            "so the shapes may differ in the number of channels."
+        )
+    return f"building your layer for {_case_text(case)} raised {describe_error(error)}."
+
+
+def _student_model(build, case):
+    """The student's layer for one case, as a model; FillIn or Hint when it cannot be built."""
+    import keras
+
+    input_shape, k = case
+    inputs = keras.Input(shape=input_shape, name="x")
+    fill_in = "your function still returns None: build the dense layer and return its output tensor."
+    (output,) = results_of(build, [(inputs, k)], fill_in=fill_in,
+                           on_error=lambda _, error: _build_error_hint(case, error))
+    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
+        raise Hint(
+            "return the layer's output tensor (what Concatenate returned), not " f"{describe(output)}."
+        )
+    try:
+        return keras.Model(inputs, output)
+    except Exception as error:  # an output not computed from x
+        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
+                   "build every layer on the x your function receives.") from None
+
+
+def _count_hint(case, given: int, expected: int) -> str:
+    (_, _, channels), k = case
+    wide = 4 * k
+    conv1, conv2 = channels * wide, 9 * wide * k
+    mistakes = [
+        (expected + wide + k,
+         "the convolutions have no bias here (use_bias=False): the BatchNormalization of the next "
+         "layer normalises their output anyway, and the paper and keras.applications leave it out."),
+        (expected - conv1 + channels * k - 2 * wide + 2 * k - conv2 + 9 * k * k,
+         f"the 1x1 convolution is the bottleneck: 4 x growth_rate = {wide} filters, not {k}."),
+        (expected + 8 * conv1,
+         "the first convolution is 1x1 (kernel_size=1): it only mixes channels, cheaply, before the 3x3."),
+        (expected - 2 * channels,
+         "the BatchNormalization on the input x is missing: a dense layer begins with BN, ReLU."),
+        (expected - 2 * wide,
+         "the BatchNormalization between the two convolutions is missing (BN, ReLU before the 3x3)."),
+        (expected - 2 * channels + 2 * k,
+         "the BatchNormalizations sit BEFORE each convolution (BN-ReLU-Conv, the pre-activation order), "
+         "not after it: the first one normalises x's channels."),
+    ]
+    return first_match(given, mistakes) or (
+        f"for {_case_text(case)} your layer has {given:,} trainable parameters, the package's "
+        f"{expected:,}: BN on x (2 x {channels}), 1x1 conv {channels}->{wide} ({conv1:,}), BN (2 x {wide}), "
+        f"3x3 conv {wide}->{k} ({conv2:,}), no biases."
+    )
+
+
+def _check_case(build, case) -> str:
+    student = _student_model(build, case)
+    (height, width, channels), k = case
+    expected_shape = (height, width, channels + k)
+    given_shape = tuple(student.output.shape[1:])
+    if given_shape != expected_shape:
+        raise Hint(first_match(given_shape, [
+            ((height, width, k),
+             f"your layer outputs only the {k} new maps. A dense layer keeps its input: concatenate x "
+             "and the new maps, layers.Concatenate()([x, new])."),
+            ((height, width, channels + 4 * k),
+             f"you concatenated the 1x1 convolution's {4 * k} maps; the layer adds the 3x3 "
+             f"convolution's growth_rate = {k} maps."),
+            ((height, width, channels),
+             "your layer outputs as many maps as it receives. It must add growth_rate new maps to them "
+             "by concatenation (an addition would keep the count: that is ResNet)."),
+        ]) or f"for {_case_text(case)} the layer must output {_fmt(expected_shape)}, yours gives "
+              f"{_fmt(given_shape)}.")
+    reference = _randomised(_reference_layer(case))
+    given, expected = _trainable(student), _trainable(reference)
+    if given != expected:
+        raise Hint(_count_hint(case, given, expected))
+    if not _copy(reference, student):
+        raise Hint(
+            f"your layer has the right number of parameters ({given:,}) but not the same layers in the "
+            "same order: BatchNormalization, ReLU, 1x1 Conv2D, BatchNormalization, ReLU, 3x3 Conv2D, "
+            "Concatenate."
+        )
+    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
+    if _agree(student_out, reference_out):
+        difference = float(np.abs(student_out - reference_out).max())
+        same = "the same outputs" if difference == 0 else f"outputs within {difference:.1e}"
+        return f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {expected:,} trainable parameters, {same}"
+    for mistake, message in _OUTPUT_MISTAKES:
+        variant = _reference_layer(case, mistake)
+        if _copy(reference, variant) and _agree(student_out, _outputs(variant, case)):
+            raise Hint(message)
+    raise Hint(
+        f"your layer has the right layers and {given:,} parameters, but with the package's weights "
+        f"copied in its outputs differ for {_case_text(case)}. Check the order: BN, ReLU, 1x1 conv, "
+        "BN, ReLU, 3x3 conv; then concatenate x and the new maps."
+    )
+
+
+@exercise_check
+def check_dense_layer(build) -> bool:
+    """Check a function ``build(x, growth_rate)`` that builds one dense layer of DenseNet-BC."""
+    a_function(build, fill_in="replace None by your function, e.g. def dense_layer(x, growth_rate): ..., "
+               "and pass dense_layer.", example="check_dense_layer(dense_layer)")
+    summaries = [_check_case(build, case) for case in BUILD_CASES]
+    return correct(
+        "with the weights of cv_textbook.models.densenet.dense_layer copied in, your layer computes what "
+        f"the package's does ({'; '.join(summaries)}). Its output keeps all of x and adds growth_rate "
+        "maps: stack such layers and you have a dense block."
+    )
