@@ -1,17 +1,26 @@
 """Object detection on canvases composed from real Fashion-MNIST garments: boxes and classes.
 
 Options: ``canvas_size`` (pixels a side) and ``max_objects`` (garments per canvas, at most); see
-``cv_textbook.data.detection``. A detector's outputs are named after the targets they learn, so
-the task knows what to feed each: so far ``class`` (the garment's class, softmax) and ``box``
-(its corners divided by the canvas side, in [0, 1]) — classification plus localisation of one
-garment per canvas, the first step of chapter 11.
+``cv_textbook.data.detection``. Two kinds of model:
+
+* a *localiser* (classification plus localisation of one garment per canvas, the first step of
+  chapter 11), whose outputs are named after the targets they learn, so the task knows what to
+  feed each: ``class`` (the garment's class, softmax) and ``box`` (its corners divided by the
+  canvas side, in [0, 1]);
+* a *detector* of the R-CNN family (``cv_textbook.models.rcnn``), which computes its own losses
+  from all of a canvas's padded ground truth (``{"boxes", "classes", "valid"}``) and names them
+  in ``loss_names``; called on images it returns ``{"boxes", "scores", "classes", "counts"}``. It
+  is evaluated by Pascal VOC's mAP@0.5 and COCO's mAP@[.5:.95] (``cv_textbook.metrics``).
 """
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 
+from cv_textbook import metrics
 from cv_textbook.data import detection, pipeline
 from cv_textbook.detection import boxes as box_utils
 from cv_textbook.tasks.base import Task, TaskData, canvas_counts, check_loss_weights, predict_in_chunks
@@ -30,6 +39,24 @@ HEADS = {
     "class": (_class_target, "sparse_categorical_crossentropy", ["accuracy"]),
     "box": (_box_target, "huber", ["mae"]),
 }
+
+
+def is_detector(model) -> bool:
+    """A detector computes its own losses (``loss_names``) from the whole ground truth."""
+    return hasattr(model, "loss_names")
+
+
+def detections_per_image(outputs: dict) -> list[tuple]:
+    """A detector's padded outputs as ``metrics``' list of ``(boxes, classes, scores)``, one per image."""
+    counts = np.asarray(outputs["counts"]).astype(int).reshape(-1)
+    return [(np.asarray(outputs["boxes"][i][:count], np.float64), np.asarray(outputs["classes"][i][:count], int),
+             np.asarray(outputs["scores"][i][:count], np.float64)) for i, count in enumerate(counts)]
+
+
+def ground_truth_per_image(targets: dict) -> list[tuple]:
+    """The canvases' padded ground truth as ``metrics``' list of ``(boxes, classes)``, one per image."""
+    return [(targets["boxes"][i][targets["valid"][i]], targets["classes"][i][targets["valid"][i]])
+            for i in range(len(targets["boxes"]))]
 
 
 class DetectionTask(Task):
@@ -70,7 +97,9 @@ class DetectionTask(Task):
         return names
 
     def targets(self, model, targets: dict) -> dict:
-        """What each output of ``model`` learns, from the canvases' boxes and classes."""
+        """What each output of ``model`` learns, from the canvases' boxes and classes (a detector: all of them)."""
+        if is_detector(model):
+            return {name: targets[name] for name in ("boxes", "classes", "valid")}
         return {name: HEADS[name][0](targets, self.options["canvas_size"]) for name in self._heads(model)}
 
     def batches(self, model, split, batch_size: int, *, shuffle=False, seed=0, augment=(), image_size=None,
@@ -87,6 +116,12 @@ class DetectionTask(Task):
         return self._split(self._canvases("test", record["test_examples"], record["seed"]))
 
     def compile(self, model, optimizer, *, loss_weights=None, jit_compile=False, metrics=None) -> None:
+        if is_detector(model):  # its compute_loss sums and logs its own losses
+            if loss_weights or metrics:
+                raise ValueError(f"{model.name} computes and weighs its own losses ({', '.join(model.loss_names)}): "
+                                 "leave loss_weights and metrics out.")
+            model.compile(optimizer=optimizer, jit_compile=jit_compile)
+            return
         heads = self._heads(model)
         model.compile(
             optimizer=optimizer,
@@ -97,12 +132,16 @@ class DetectionTask(Task):
         )
 
     def curves(self, model) -> tuple[str, ...]:
+        if is_detector(model):
+            return ("loss", *model.loss_names)
         return ("loss", *(f"{name}_loss" for name in self._heads(model)))
 
     def evaluate(self, model, split, batch_size: int = 64) -> dict:
         """Class accuracy, the mean IoU of the predicted box with the true one, and the share of
         canvases whose garment is found: the right class in a box of IoU >= 0.5."""
         images, targets = split
+        if is_detector(model):
+            return self.evaluate_detector(model, split, batch_size=min(batch_size, 16))
         heads = self._heads(model)
         size = self.options["canvas_size"]
         predicted = {name: [] for name in heads}
@@ -123,7 +162,34 @@ class DetectionTask(Task):
             result["test_found"] = float(np.mean(right_class & (iou >= 0.5)))
         return result
 
+    def predict_detections(self, model, images, batch_size: int = 16) -> list[tuple]:
+        """A detector's ``(boxes, classes, scores)`` for each of ``images`` (uint8 canvases)."""
+        if len(images) == 0:
+            raise ValueError("images must hold at least one canvas to detect in, got none.")
+        found = []
+        for start in range(0, len(images), 8 * batch_size):
+            outputs = model.predict(pipeline.prepare_images(images[start : start + 8 * batch_size]),
+                                    batch_size=batch_size, verbose=0)
+            found += detections_per_image(outputs)
+        return found
+
+    def evaluate_detector(self, model, split, batch_size: int = 16) -> dict:
+        """VOC mAP@0.5 (all points) and COCO mAP@[.5:.95] on the split's canvases, and the seconds per canvas."""
+        images, targets = split
+        start = time.perf_counter()
+        found = self.predict_detections(model, images, batch_size)
+        seconds = (time.perf_counter() - start) / len(images)
+        truth = ground_truth_per_image(targets)
+        num_classes = len(detection.CLASS_NAMES)
+        return {
+            "test_map_50": metrics.mean_average_precision(truth, found, 0.5, num_classes=num_classes),
+            "test_coco_map": metrics.coco_mean_average_precision(truth, found, num_classes=num_classes),
+            "test_seconds_per_image": seconds,
+        }
+
     def headline(self, result: dict) -> str:
+        if "test_map_50" in result:
+            return f"mAP@0.5 {result['test_map_50']:.4f}, COCO mAP@[.5:.95] {result['test_coco_map']:.4f}"
         parts = {"test_found": "garments found (class right, IoU >= 0.5)", "test_class_accuracy": "class accuracy",
                  "test_mean_box_iou": "mean box IoU"}
         return ", ".join(f"{label} {result[key]:.4f}" for key, label in parts.items() if key in result)
