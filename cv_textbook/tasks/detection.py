@@ -59,6 +59,18 @@ def ground_truth_per_image(targets: dict) -> list[tuple]:
             for i in range(len(targets["boxes"]))]
 
 
+def check_ground_truth(targets: dict, num_classes: int) -> None:
+    """Padded ground truth a detector can learn: corners with x1 <= x2 and y1 <= y2, and every valid
+    class in 0..num_classes-1 (a ValueError naming what is wrong otherwise)."""
+    box_utils.validate_boxes(targets["boxes"], "boxes")
+    valid = np.asarray(targets["valid"], bool)
+    classes = np.asarray(targets["classes"])[valid]
+    outside = classes[(classes < 0) | (classes >= num_classes)]
+    if outside.size:
+        raise ValueError(f"classes of valid boxes must be between 0 and {num_classes - 1} (the detector has "
+                         f"{num_classes} classes), got {sorted(set(outside.tolist()))}; mark padding with valid=False.")
+
+
 class DetectionTask(Task):
     name = "detection"
     noun = "a detector"
@@ -108,6 +120,10 @@ class DetectionTask(Task):
             raise ValueError("detection batches take no augment or image_size: the boxes would have to move too. "
                              "Leave them out of the recipe.")
         images, targets = split
+        if is_detector(model):
+            if len(images) == 0:
+                raise ValueError("a detector needs at least one canvas to train on, got an empty list of images.")
+            check_ground_truth(targets, model.num_classes)
         return pipeline.make_dataset(images, self.targets(model, targets), batch_size, shuffle=shuffle, seed=seed,
                                      start_epoch=start_epoch)
 
