@@ -42,7 +42,7 @@ from keras import layers, ops
 from cv_textbook.checks import check_choice, check_input_shape, check_num_classes, check_positive_int
 from cv_textbook.detection.anchors import CANVAS_ANCHORS, anchors
 from cv_textbook.detection.losses import fast_rcnn_losses, rpn_losses
-from cv_textbook.detection.roi import RoIAlign, RoIPooling
+from cv_textbook.detection.roi import RoIAlign, RoIPooling, warp_regions
 from cv_textbook.detection.rpn import rpn_proposals
 from cv_textbook.detection.targets import anchor_targets, detections, roi_targets
 
@@ -99,18 +99,111 @@ def fast_rcnn_head(pooled_shape, num_classes: int, units: int = 256) -> keras.Mo
     return keras.Model(pooled, [logits, deltas], name="head")
 
 
+HEAD_LOSS_NAMES = LOSS_NAMES[2:]
+
+
+def _padding_free(boxes):
+    """(B, P) bool: the given proposals that are boxes, not zero-area padding rows."""
+    return (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
+
+
+class RegionDetector(keras.Model):
+    """What the three detectors share: RoI sampling, the head's two losses, the detections, the logs.
+
+    A subclass says where the regions come from (``forward``: the proposals and what the head reads,
+    its "source": a feature map or the images) and how a region is classified (``classify``:
+    source and RoIs (B, R, 4) -> logits (B, R, K + 1) and deltas (B, R, 4 K)).
+    """
+
+    loss_names = HEAD_LOSS_NAMES
+    needs_proposals = False  # True: the inputs are {"images", "proposals"} (selective search, precomputed)
+
+    def __init__(self, num_classes: int, roi_samples: int = 64, nms_threshold: float = 0.5,
+                 max_detections: int = 100, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = check_num_classes(num_classes)
+        self.roi_samples = check_positive_int("roi_samples", roi_samples)
+        self.nms_threshold = float(nms_threshold)
+        self.max_detections = check_positive_int("max_detections", max_detections)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="sampling_seed")
+        self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
+
+    def detect(self, source, rois, roi_valid, training=False):
+        """The head on given RoIs, then per-class NMS: the dict of detections ``call`` returns."""
+        logits, deltas = self.classify(source, rois, training=training)
+        boxes, scores, classes, counts = detections(
+            rois, roi_valid, ops.softmax(logits, axis=-1), deltas, self.image_shape,
+            iou_threshold=self.nms_threshold, max_detections=self.max_detections,
+        )
+        return {"boxes": boxes, "scores": scores, "classes": classes, "counts": counts}
+
+    def call(self, inputs, training=False):
+        outputs = self.forward(inputs, training)
+        if training:  # compute_loss needs these; the head runs there, on the sampled RoIs
+            return outputs
+        return self.detect(outputs["source"], outputs["proposals"], outputs["proposal_valid"])
+
+    def head_losses(self, outputs, targets, training=True) -> dict:
+        """Fast R-CNN's two losses on RoIs sampled from the proposals and the ground-truth boxes."""
+        gt_boxes = ops.cast(targets["boxes"], "float32")
+        batch, slots = ops.shape(gt_boxes)[0], gt_boxes.shape[1]
+        uniform = keras.random.uniform((batch, outputs["proposals"].shape[1] + slots), seed=self.seed_generator)
+        rois, labels, deltas = roi_targets(outputs["proposals"], outputs["proposal_valid"], gt_boxes,
+                                           targets["classes"], targets["valid"], uniform,
+                                           num_samples=self.roi_samples)
+        logits, predicted = self.classify(outputs["source"], rois, training=training)
+        return dict(zip(HEAD_LOSS_NAMES, fast_rcnn_losses(logits, predicted, labels, deltas)))
+
+    def detection_losses(self, outputs, targets, training=True) -> dict:
+        return self.head_losses(outputs, targets, training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not isinstance(y_pred, dict) or "source" not in y_pred:  # validation: call gave detections
+            y_pred = self.forward(x, training=False, for_loss=True)
+        losses = self.detection_losses(y_pred, y, training=training)
+        for tracker in self.loss_trackers:
+            tracker.update_state(losses[tracker.name])
+        total = sum(losses[name] for name in self.loss_names)
+        if self.losses:  # weight decay of the backbone, if it has any
+            total = total + ops.sum(ops.stack([ops.cast(loss, "float32") for loss in self.losses]))
+        return total
+
+    def get_config(self):
+        return {"name": self.name, "num_classes": self.num_classes, "roi_samples": self.roi_samples,
+                "nms_threshold": self.nms_threshold, "max_detections": self.max_detections, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for part in cls.PARTS:
+            config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
+
+    def _parts_config(self) -> dict:
+        return {part: keras.saving.serialize_keras_object(getattr(self, part)) for part in self.PARTS}
+
+
+def _check_proposal_inputs(inputs):
+    if not isinstance(inputs, dict) or set(inputs) != {"images", "proposals"}:
+        raise ValueError("this detector reads given proposals: call it on {'images': (B, H, W, C), "
+                         "'proposals': (B, P, 4) pixel corners, zero rows for none} (data.detection.canvas_proposals).")
+    return inputs["images"], ops.cast(inputs["proposals"], "float32")
+
+
 @keras.saving.register_keras_serializable(package="cv_textbook")
-class FasterRCNN(keras.Model):
+class FasterRCNN(RegionDetector):
     """Backbone, RPN, proposals, RoI pooling and head; see the module docstring. Build with :func:`faster_rcnn`."""
+
+    PARTS = ("backbone", "rpn", "head")
+    loss_names = LOSS_NAMES
 
     def __init__(self, backbone, rpn, head, num_classes: int, anchor_sizes=CANVAS_ANCHORS["sizes"],
                  anchor_ratios=CANVAS_ANCHORS["ratios"], roi: str = "pool", pool_size: int = 7,
                  pre_nms_top_k: int = 300, train_proposals: int = 128, test_proposals: int = 100,
-                 rpn_samples: int = 256, roi_samples: int = 64, nms_threshold: float = 0.5,
-                 max_detections: int = 100, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
+                 rpn_samples: int = 256, **kwargs):
+        super().__init__(num_classes, **kwargs)
         self.backbone, self.rpn, self.head = backbone, rpn, head
-        self.num_classes = check_num_classes(num_classes)
         check_choice("roi", roi, tuple(ROI_LAYERS))
         self.image_shape = tuple(int(side) for side in backbone.input_shape[1:3])
         feature_height, feature_width = (int(side) for side in backbone.output_shape[1:3])
@@ -123,95 +216,114 @@ class FasterRCNN(keras.Model):
         self.train_proposals = check_positive_int("train_proposals", train_proposals)
         self.test_proposals = check_positive_int("test_proposals", test_proposals)
         self.rpn_samples = check_positive_int("rpn_samples", rpn_samples)
-        self.roi_samples = check_positive_int("roi_samples", roi_samples)
-        self.nms_threshold = float(nms_threshold)
-        self.max_detections = check_positive_int("max_detections", max_detections)
-        self.seed = int(seed)
-        self.seed_generator = keras.random.SeedGenerator(self.seed, name="sampling_seed")
-        self.loss_trackers = [keras.metrics.Mean(name=name) for name in LOSS_NAMES]
-        self.loss_names = LOSS_NAMES
         self.built = True  # every part is built already: the three functional models and their weights
 
-    # --- the forward pass ---------------------------------------------------------------------
-    def propose(self, images, training=False, proposals: int | None = None):
-        """Features, RPN outputs and proposals: ``(features, objectness, deltas, proposals, valid)``."""
+    def forward(self, images, training=False, for_loss=False):
+        """Features, RPN outputs and proposals: ``{"source", "objectness", "deltas", "proposals", "proposal_valid"}``."""
         features = self.backbone(images, training=training)
         objectness, deltas = self.rpn(features, training=training)
-        count = proposals or (self.train_proposals if training else self.test_proposals)
+        count = self.train_proposals if training or for_loss else self.test_proposals
         boxes, _, counts = rpn_proposals(self.anchors, ops.stop_gradient(objectness), ops.stop_gradient(deltas),
                                          self.image_shape, self.pre_nms_top_k, count, 0.7)
         valid = ops.arange(count)[None, :] < counts[:, None]
-        return features, objectness, deltas, ops.stop_gradient(boxes), valid
+        return {"source": features, "objectness": objectness, "deltas": deltas,
+                "proposals": ops.stop_gradient(boxes), "proposal_valid": valid}
 
-    def detect(self, features, rois, roi_valid, training=False):
-        """The head on given RoIs, then per-class NMS: the dict of detections ``call`` returns."""
-        logits, deltas = self.head(self.roi_layer([features, rois]), training=training)
-        boxes, scores, classes, counts = detections(
-            rois, roi_valid, ops.softmax(logits, axis=-1), deltas, self.image_shape,
-            iou_threshold=self.nms_threshold, max_detections=self.max_detections,
-        )
-        return {"boxes": boxes, "scores": scores, "classes": classes, "counts": counts}
+    def classify(self, features, rois, training=False):
+        return self.head(self.roi_layer([features, rois]), training=training)
 
-    def call(self, images, training=False):
-        features, objectness, deltas, proposals, valid = self.propose(images, training)
-        if training:  # compute_loss needs these; the head runs there, on the sampled RoIs
-            return {"features": features, "objectness": objectness, "deltas": deltas, "proposals": proposals,
-                    "proposal_valid": valid}
-        return self.detect(features, proposals, valid)
-
-    # --- training -----------------------------------------------------------------------------
-    def detection_losses(self, outputs, targets, training=True):
-        """The four losses (dict by ``LOSS_NAMES``) from ``call(..., training=True)``'s outputs and the ground truth."""
+    def detection_losses(self, outputs, targets, training=True) -> dict:
+        """The four losses (dict by ``LOSS_NAMES``) from ``forward``'s outputs and the ground truth."""
         gt_boxes = ops.cast(targets["boxes"], "float32")
-        valid = ops.cast(targets["valid"], "bool")
         batch = ops.shape(gt_boxes)[0]
-        anchor_count, slots = self.anchors.shape[0], gt_boxes.shape[1]
-        uniform = keras.random.uniform((batch, anchor_count), seed=self.seed_generator)
-        labels, target_deltas = anchor_targets(self.anchors, gt_boxes, valid, uniform, num_samples=self.rpn_samples)
-        objectness_loss, rpn_box_loss = rpn_losses(outputs["objectness"], outputs["deltas"], labels, target_deltas)
-        uniform = keras.random.uniform((batch, outputs["proposals"].shape[1] + slots), seed=self.seed_generator)
-        rois, roi_labels, roi_deltas = roi_targets(outputs["proposals"], outputs["proposal_valid"], gt_boxes,
-                                                   targets["classes"], valid, uniform, num_samples=self.roi_samples)
-        logits, deltas = self.head(self.roi_layer([outputs["features"], rois]), training=training)
-        class_loss, box_loss = fast_rcnn_losses(logits, deltas, roi_labels, roi_deltas)
-        return dict(zip(LOSS_NAMES, (objectness_loss, rpn_box_loss, class_loss, box_loss)))
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if not isinstance(y_pred, dict) or "features" not in y_pred:  # validation: call gave detections
-            y_pred = dict(zip(("features", "objectness", "deltas", "proposals", "proposal_valid"),
-                              self.propose(x, training=False, proposals=self.train_proposals)))
-        losses = self.detection_losses(y_pred, y, training=training)
-        for tracker in self.loss_trackers:
-            tracker.update_state(losses[tracker.name])
-        total = losses[LOSS_NAMES[0]] + losses[LOSS_NAMES[1]] + losses[LOSS_NAMES[2]] + losses[LOSS_NAMES[3]]
-        if self.losses:  # weight decay of the backbone, if it has any
-            total = total + ops.sum(ops.stack([ops.cast(loss, "float32") for loss in self.losses]))
-        return total
+        uniform = keras.random.uniform((batch, self.anchors.shape[0]), seed=self.seed_generator)
+        labels, target_deltas = anchor_targets(self.anchors, gt_boxes, targets["valid"], uniform,
+                                               num_samples=self.rpn_samples)
+        # py-faster-rcnn's RPN smooth L1 has sigma 3 (beta 1/9): linear beyond 0.11, where anchors of IoU >= 0.7
+        # need their small corrections learned.
+        objectness_loss, box_loss = rpn_losses(outputs["objectness"], outputs["deltas"], labels, target_deltas,
+                                               beta=1 / 9)
+        return {LOSS_NAMES[0]: objectness_loss, LOSS_NAMES[1]: box_loss,
+                **self.head_losses(outputs, targets, training)}
 
     @property
     def input_shape(self):
         return (None, *self.image_shape, self.backbone.input_shape[-1])
 
-    # --- saving -------------------------------------------------------------------------------
     def get_config(self):
-        return {
-            "name": self.name,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "rpn": keras.saving.serialize_keras_object(self.rpn),
-            "head": keras.saving.serialize_keras_object(self.head),
-            "num_classes": self.num_classes, "anchor_sizes": self.anchor_sizes, "anchor_ratios": self.anchor_ratios,
-            "roi": self.roi, "pool_size": self.pool_size, "pre_nms_top_k": self.pre_nms_top_k,
-            "train_proposals": self.train_proposals, "test_proposals": self.test_proposals,
-            "rpn_samples": self.rpn_samples, "roi_samples": self.roi_samples, "nms_threshold": self.nms_threshold,
-            "max_detections": self.max_detections, "seed": self.seed,
-        }
+        return {**super().get_config(), **self._parts_config(),
+                "anchor_sizes": self.anchor_sizes, "anchor_ratios": self.anchor_ratios,
+                "roi": self.roi, "pool_size": self.pool_size, "pre_nms_top_k": self.pre_nms_top_k,
+                "train_proposals": self.train_proposals, "test_proposals": self.test_proposals,
+                "rpn_samples": self.rpn_samples}
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for part in ("backbone", "rpn", "head"):
-            config[part] = keras.saving.deserialize_keras_object(config[part])
-        return cls(**config)
+
+@keras.saving.register_keras_serializable(package="cv_textbook")
+class FastRCNN(RegionDetector):
+    """Fast R-CNN (Girshick 2015): one backbone pass, given proposals RoI-pooled, the head. See :func:`fast_rcnn`."""
+
+    PARTS = ("backbone", "head")
+    needs_proposals = True
+
+    def __init__(self, backbone, head, num_classes: int, roi: str = "pool", pool_size: int = 7, **kwargs):
+        super().__init__(num_classes, **kwargs)
+        self.backbone, self.head = backbone, head
+        check_choice("roi", roi, tuple(ROI_LAYERS))
+        self.image_shape = tuple(int(side) for side in backbone.input_shape[1:3])
+        self.stride = self.image_shape[0] / int(backbone.output_shape[1])
+        self.roi, self.pool_size = roi, check_positive_int("pool_size", pool_size)
+        self.roi_layer = ROI_LAYERS[roi](pool_size, 1.0 / self.stride, name=f"roi_{roi}")
+        self.built = True
+
+    def forward(self, inputs, training=False, for_loss=False):
+        images, proposals = _check_proposal_inputs(inputs)
+        return {"source": self.backbone(images, training=training), "proposals": proposals,
+                "proposal_valid": _padding_free(proposals)}
+
+    def classify(self, features, rois, training=False):
+        return self.head(self.roi_layer([features, rois]), training=training)
+
+    @property
+    def input_shape(self):
+        return (None, *self.image_shape, self.backbone.input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), **self._parts_config(), "roi": self.roi, "pool_size": self.pool_size}
+
+
+@keras.saving.register_keras_serializable(package="cv_textbook")
+class RCNN(RegionDetector):
+    """R-CNN (Girshick et al. 2014): every proposal warped to a fixed size and classified by a CNN. See :func:`rcnn`."""
+
+    PARTS = ("classifier",)
+    needs_proposals = True
+
+    def __init__(self, classifier, num_classes: int, image_shape=(128, 128), context: int = 2, **kwargs):
+        super().__init__(num_classes, **kwargs)
+        self.classifier = classifier
+        self.image_shape = tuple(int(side) for side in image_shape)
+        self.warp_size = tuple(int(side) for side in classifier.input_shape[1:3])
+        self.context = int(context)
+        self.built = True
+
+    def forward(self, inputs, training=False, for_loss=False):
+        images, proposals = _check_proposal_inputs(inputs)
+        return {"source": images, "proposals": proposals, "proposal_valid": _padding_free(proposals)}
+
+    def classify(self, images, rois, training=False):
+        regions = rois.shape[1]
+        warped = warp_regions(images, rois, self.warp_size, self.context)  # (B, R, h, w, C)
+        logits, deltas = self.classifier(ops.reshape(warped, (-1, *warped.shape[2:])), training=training)
+        return (ops.reshape(logits, (-1, regions, self.num_classes + 1)),
+                ops.reshape(deltas, (-1, regions, 4 * self.num_classes)))
+
+    @property
+    def input_shape(self):
+        return (None, *self.image_shape, self.classifier.input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), **self._parts_config(), "image_shape": self.image_shape,
+                "context": self.context}
 
 
 def faster_rcnn(input_shape=(128, 128, 1), num_classes: int = 10, backbone: str = "resnet_cifar",
@@ -232,12 +344,7 @@ def faster_rcnn(input_shape=(128, 128, 1), num_classes: int = 10, backbone: str 
     """
     input_shape = check_input_shape(input_shape, 32, "faster_rcnn", example=(128, 128, 1))
     num_classes = check_num_classes(num_classes)
-    features_model = classroom_backbone(input_shape, backbone, downsample, **(backbone_kwargs or {}))
-    feature_shape = tuple(int(side) for side in features_model.output_shape[1:])
-    stride = input_shape[0] / feature_shape[0]
-    if stride != int(stride) or input_shape[1] / feature_shape[1] != stride:
-        raise ValueError(f"the backbone's feature map {feature_shape[:2]} must divide input_shape {input_shape[:2]} "
-                         "evenly: choose sides that are multiples of its stride.")
+    features_model, feature_shape = _feature_map(input_shape, backbone, backbone_kwargs, downsample)
     per_position = len(anchor_sizes) * len(anchor_ratios)
     rpn = region_proposal_network(feature_shape, per_position, check_positive_int("rpn_channels", rpn_channels))
     head = fast_rcnn_head((pool_size, pool_size, feature_shape[-1]), num_classes,
@@ -247,5 +354,74 @@ def faster_rcnn(input_shape=(128, 128, 1), num_classes: int = 10, backbone: str 
                       nms_threshold=nms_threshold, seed=seed, name="faster_rcnn")
 
 
-__all__ = ["LOSS_NAMES", "FasterRCNN", "classroom_backbone", "fast_rcnn_head", "faster_rcnn",
-           "region_proposal_network"]
+def _feature_map(input_shape, backbone, backbone_kwargs, downsample):
+    features_model = classroom_backbone(input_shape, backbone, downsample, **(backbone_kwargs or {}))
+    feature_shape = tuple(int(side) for side in features_model.output_shape[1:])
+    stride = input_shape[0] / feature_shape[0]
+    if stride != int(stride) or input_shape[1] / feature_shape[1] != stride:
+        raise ValueError(f"the backbone's feature map {feature_shape[:2]} must divide input_shape {input_shape[:2]} "
+                         "evenly: choose sides that are multiples of its stride.")
+    return features_model, feature_shape
+
+
+def fast_rcnn(input_shape=(128, 128, 1), num_classes: int = 10, backbone: str = "resnet_cifar",
+              backbone_kwargs: dict | None = None, downsample: int = 2, head_units: int = 256, roi: str = "pool",
+              pool_size: int = 7, nms_threshold: float = 0.5, seed: int = 0) -> FastRCNN:
+    """Fast R-CNN (Girshick, 2015) for the canvases: selective-search proposals, one backbone pass, RoI pooling.
+
+    The same backbone and head as :func:`faster_rcnn`, without the RPN: called on
+    ``{"images", "proposals"}``, the proposals (B, P, 4) pixel corners precomputed per canvas
+    (``data.detection.canvas_proposals``, zero rows for none). One multi-task loss: the head's
+    classification (K + 1 classes) and per-class box regression on 64 RoIs sampled per image.
+    """
+    input_shape = check_input_shape(input_shape, 32, "fast_rcnn", example=(128, 128, 1))
+    num_classes = check_num_classes(num_classes)
+    features_model, feature_shape = _feature_map(input_shape, backbone, backbone_kwargs, downsample)
+    head = fast_rcnn_head((pool_size, pool_size, feature_shape[-1]), num_classes,
+                          check_positive_int("head_units", head_units))
+    return FastRCNN(features_model, head, num_classes, roi=roi, pool_size=pool_size, nms_threshold=nms_threshold,
+                    seed=seed, name="fast_rcnn")
+
+
+def region_classifier(warp_shape, num_classes: int, classifier: str = "resnet_cifar", **classifier_kwargs):
+    """R-CNN's CNN: a warped region -> K + 1 class logits ("cls_score") and 4 K deltas ("bbox_pred").
+
+    A registered classifier with ``include_top=False, pooling="avg"`` (ResNet-8 by default), then
+    the two outputs. R-CNN trained SVMs on the CNN's features and a separate box regressor; here
+    one network learns both, with Fast R-CNN's loss, so the three detectors differ only in where
+    the regions come from and how they are read.
+    """
+    from cv_textbook import models  # the registry, a sibling module (no framework at import)
+
+    kwargs = {"depth": 8, **classifier_kwargs} if classifier == "resnet_cifar" else dict(classifier_kwargs)
+    features = models.build(classifier, input_shape=warp_shape, include_top=False, pooling="avg", **kwargs)
+    region = keras.Input(warp_shape, name="warped_region")
+    x = features(region)
+    logits = layers.Dense(num_classes + 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+                          dtype="float32", name="cls_score")(x)
+    deltas = layers.Dense(4 * num_classes, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+                          dtype="float32", name="bbox_pred")(x)
+    return keras.Model(region, [logits, deltas], name="region_classifier")
+
+
+def rcnn(input_shape=(128, 128, 1), num_classes: int = 10, warp_size: int = 32, context: int = 2,
+         classifier: str = "resnet_cifar", classifier_kwargs: dict | None = None, roi_samples: int = 32,
+         nms_threshold: float = 0.5, seed: int = 0) -> RCNN:
+    """R-CNN (Girshick et al., 2014) for the canvases: each selective-search proposal warped and classified.
+
+    Called on ``{"images", "proposals"}`` like :func:`fast_rcnn`. Every region (with ``context``
+    pixels of surroundings, the paper's p = 16 of 227 scaled to ``warp_size``) is stretched to
+    ``warp_size`` x ``warp_size`` (``detection.warp_regions``) and read by its own pass of a small
+    CNN (:func:`region_classifier`): one CNN pass per proposal, where Fast R-CNN makes one per image.
+    """
+    input_shape = check_input_shape(input_shape, 32, "rcnn", example=(128, 128, 1))
+    num_classes = check_num_classes(num_classes)
+    warp_size = check_positive_int("warp_size", warp_size)
+    network = region_classifier((warp_size, warp_size, input_shape[-1]), num_classes, classifier,
+                                **(classifier_kwargs or {}))
+    return RCNN(network, num_classes, input_shape[:2], context=context, roi_samples=roi_samples,
+                nms_threshold=nms_threshold, seed=seed, name="rcnn")
+
+
+__all__ = ["LOSS_NAMES", "RCNN", "FastRCNN", "FasterRCNN", "RegionDetector", "classroom_backbone", "fast_rcnn",
+           "fast_rcnn_head", "faster_rcnn", "rcnn", "region_classifier", "region_proposal_network"]

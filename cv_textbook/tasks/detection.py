@@ -124,6 +124,9 @@ class DetectionTask(Task):
             if len(images) == 0:
                 raise ValueError("a detector needs at least one canvas to train on, got an empty list of images.")
             check_ground_truth(targets, model.num_classes)
+            if getattr(model, "needs_proposals", False):  # R-CNN and Fast R-CNN: selective search, cached
+                return detection.ProposalBatches(images, detection.canvas_proposals(images), self.targets(model, targets),
+                                                 batch_size, shuffle=shuffle, seed=seed, start_epoch=start_epoch)
         return pipeline.make_dataset(images, self.targets(model, targets), batch_size, shuffle=shuffle, seed=seed,
                                      start_epoch=start_epoch)
 
@@ -182,25 +185,44 @@ class DetectionTask(Task):
         """A detector's ``(boxes, classes, scores)`` for each of ``images`` (uint8 canvases)."""
         if len(images) == 0:
             raise ValueError("images must hold at least one canvas to detect in, got none.")
+        proposals = detection.canvas_proposals(images) if getattr(model, "needs_proposals", False) else None
         found = []
         for start in range(0, len(images), 8 * batch_size):
-            outputs = model.predict(pipeline.prepare_images(images[start : start + 8 * batch_size]),
-                                    batch_size=batch_size, verbose=0)
-            found += detections_per_image(outputs)
+            inputs = pipeline.prepare_images(images[start : start + 8 * batch_size])
+            if proposals is not None:
+                inputs = {"images": inputs, "proposals": proposals[start : start + 8 * batch_size]}
+            found += detections_per_image(model.predict(inputs, batch_size=batch_size, verbose=0))
         return found
+
+    @staticmethod
+    def proposal_seconds_per_image(model, images, count: int = 16) -> float:
+        """Seconds of selective search per canvas (0 for a detector with its own RPN), timed on the first
+        ``count`` canvases without the cache."""
+        if not getattr(model, "needs_proposals", False):
+            return 0.0
+        sample = images[:count]
+        start = time.perf_counter()
+        detection.canvas_proposals(sample, cache=False, progress=False)
+        return (time.perf_counter() - start) / len(sample)
 
     def evaluate_detector(self, model, split, batch_size: int = 16) -> dict:
         """VOC mAP@0.5 (all points) and COCO mAP@[.5:.95] on the split's canvases, and the seconds per canvas."""
         images, targets = split
+        if getattr(model, "needs_proposals", False):
+            detection.canvas_proposals(images)  # computed once and cached; timed apart below
+        self.predict_detections(model, images[:batch_size], batch_size)  # tracing: not timed
         start = time.perf_counter()
         found = self.predict_detections(model, images, batch_size)
-        seconds = (time.perf_counter() - start) / len(images)
+        network_seconds = (time.perf_counter() - start) / len(images)
+        proposal_seconds = self.proposal_seconds_per_image(model, images)
         truth = ground_truth_per_image(targets)
         num_classes = len(detection.CLASS_NAMES)
         return {
             "test_map_50": metrics.mean_average_precision(truth, found, 0.5, num_classes=num_classes),
             "test_coco_map": metrics.coco_mean_average_precision(truth, found, num_classes=num_classes),
-            "test_seconds_per_image": seconds,
+            # The network's time (proposals read from the cache) plus selective search's, if it needs it.
+            "test_seconds_per_image": network_seconds + proposal_seconds,
+            "test_proposal_seconds_per_image": proposal_seconds,
         }
 
     def headline(self, result: dict) -> str:
