@@ -215,3 +215,55 @@ def test_bad_ground_truth_and_empty_inputs_get_clear_errors(tiny_canvases):
         models.build("faster_rcnn", input_shape=(64, 64, 1), roi="warp")
     with pytest.raises(ValueError, match="multiples of downsample=2"):
         models.build("faster_rcnn", input_shape=(65, 65, 1))
+
+
+# --------------------------------------------------------------------------- Fast R-CNN and R-CNN
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("fast_rcnn", {"roi": "align", "head_units": 32, "pool_size": 4}),
+    ("rcnn", {"warp_size": 32, "roi_samples": 8}),
+])
+def test_proposal_detectors_train_on_selective_search_and_reload_in_safe_mode(name, kwargs, tiny_canvases, tmp_path):
+    from cv_textbook import train
+    from cv_textbook.data.detection import canvas_proposals
+
+    images, targets = tiny_canvases
+    model = models.build(name, input_shape=(64, 64, 1), **kwargs)
+    assert model.needs_proposals and model.loss_names == ("detection_class_loss", "detection_box_loss")
+    task = tasks.DetectionTask(canvas_size=64, max_objects=2)
+    result = train.fit(model, (images[:4], {key: value[:4] for key, value in targets.items()}), epochs=1,
+                       batch_size=4, task=task, run_dir=tmp_path / "run", verbose=0)
+    assert np.isfinite(result.history["detection_class_loss"][0]) and result.history["detection_class_loss"][0] > 0
+    proposals = canvas_proposals(images[:2], progress=False)
+    assert proposals.shape == (2, 64, 4) and (proposals[..., 2] >= proposals[..., 0]).all()
+    inputs = {"images": images[:2].astype("float32") / 255, "proposals": proposals}
+    model.save(tmp_path / f"{name}.keras")
+    loaded = models.load_model(tmp_path / f"{name}.keras")
+    before, after = model.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0)
+    np.testing.assert_allclose(before["scores"], after["scores"], atol=1e-5)
+    with pytest.raises(ValueError, match="reads given proposals"):
+        model(images[:2].astype("float32"))
+
+
+def test_the_detection_benchmark_puts_the_detectors_side_by_side(monkeypatch):
+    from cv_textbook import bench, train
+
+    # Made-up runs: R-CNN 2 s a canvas (1.5 of it selective search), Fast R-CNN 0.5 s (0.4), Faster R-CNN 0.25 s.
+    times = {"rcnn": (2.0, 1.5), "fast_rcnn": (0.5, 0.4), "faster_rcnn": (0.25, 0.0)}
+
+    def fake_run(name, **kwargs):
+        seconds, proposals = times[name]
+        return {"test_map_50": 0.5, "test_coco_map": 0.3, "test_seconds_per_image": seconds,
+                "test_proposal_seconds_per_image": proposals, "examples_per_second": 10.0, "epochs": 1,
+                "train_examples": kwargs["train_examples"], "test_examples": 250}
+
+    monkeypatch.setattr(train, "run_experiment", fake_run)
+    report = bench.run_detection_benchmark(log=lambda line: None)
+    assert list(report["models"]) == ["rcnn", "fast_rcnn", "faster_rcnn"]  # the chapter's order
+    assert report["models"]["rcnn"]["proposal_share"] == pytest.approx(0.75)
+    assert report["models"]["fast_rcnn"]["proposal_share"] == pytest.approx(0.8)
+    table = bench.format_detection_report(report)
+    # Speed-ups over the slowest (R-CNN, 2 s): 1, 4 and 8; the papers': 48.51 s against 1.83 s and 0.198 s.
+    assert "8.0×" in table and "4.0×" in table
+    assert f"{48.51 / 0.198:14.1f}×" in table and f"{48.51 / 1.83:14.1f}×" in table
