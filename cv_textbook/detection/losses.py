@@ -76,4 +76,22 @@ def fast_rcnn_losses(class_logits, box_deltas, labels, target_deltas, beta: floa
     return classification, ops.sum(box_error * foreground) / count
 
 
-__all__ = ["fast_rcnn_losses", "rpn_losses", "smooth_l1"]
+def mask_loss(mask_logits, labels, target_masks):
+    """Mask R-CNN's mask loss (He et al. 2017, §3): per-pixel sigmoid cross-entropy of the *labelled class's* mask.
+
+    ``mask_logits`` (..., R, m, m, K), ``labels`` (..., R) (1..K foreground; background and -1 add
+    nothing), ``target_masks`` (..., R, m, m) in {0, 1}. Averaged over the pixels of the
+    foreground RoIs: the K masks do not compete, so a mask never learns the other classes' shapes.
+    """
+    labels = ops.cast(labels, "int32")
+    logits = ops.cast(mask_logits, "float32")
+    num_classes = logits.shape[-1]
+    of_label = ops.sum(logits * ops.one_hot(ops.maximum(labels - 1, 0), num_classes)[..., None, None, :], axis=-1)
+    target = ops.cast(target_masks, "float32")
+    cross_entropy = ops.softplus(-ops.abs(of_label)) + ops.maximum(of_label, 0.0) - of_label * target
+    foreground = ops.cast(labels >= 1, "float32")[..., None, None]
+    pixels = ops.maximum(ops.sum(foreground) * logits.shape[-2] * logits.shape[-3], 1.0)
+    return ops.sum(cross_entropy * foreground) / pixels
+
+
+__all__ = ["fast_rcnn_losses", "mask_loss", "rpn_losses", "smooth_l1"]

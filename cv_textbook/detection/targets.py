@@ -27,6 +27,7 @@ from keras import ops
 from cv_textbook.checks import check_positive_int
 from cv_textbook.detection.boxes import decode_deltas, encode_deltas, iou_matrix
 from cv_textbook.detection.nms import batched_nms
+from cv_textbook.detection.roi import roi_align
 
 # Fast R-CNN's box targets are normalised by these (py-faster-rcnn's BBOX_NORMALIZE_STDS), so that the
 # four deltas of a foreground RoI have about unit spread; the RPN's are not (as in the paper).
@@ -91,7 +92,7 @@ def anchor_targets(anchors, gt_boxes, valid, uniform, *, num_samples: int = 256,
 
 def roi_targets(proposals, proposal_valid, gt_boxes, gt_classes, valid, uniform, *, num_samples: int = 64,
                 foreground_fraction: float = 0.25, foreground_iou: float = 0.5, background_iou=(0.0, 0.5),
-                variance=HEAD_VARIANCE):
+                variance=HEAD_VARIANCE, return_matches: bool = False):
     """The RoIs that train the head, for a batch: ``(rois (B, S, 4), labels (B, S), deltas (B, S, 4))``.
 
     ``sampling.sample_rois`` in the graph: the candidates are ``proposals`` (B, P, 4) where
@@ -99,7 +100,8 @@ def roi_targets(proposals, proposal_valid, gt_boxes, gt_classes, valid, uniform,
     picks the samples. Foreground (best IoU >= ``foreground_iou``), at most
     ``round(foreground_fraction * num_samples)``, come first; background (best IoU in
     ``background_iou``) fill up to ``S = num_samples``. Slots without a candidate get label -1
-    (the losses leave them out). ``background_iou`` defaults to Detectron's (0.0, 0.5): Fast
+    (the losses leave them out). ``return_matches`` adds a fourth output, each RoI's ground-truth
+    slot (B, S) (meaningful for foreground only; Mask R-CNN's mask targets). ``background_iou`` defaults to Detectron's (0.0, 0.5): Fast
     R-CNN's 0.1 lower bound leaves a black canvas's empty proposals out of training, and then the
     head never learns to call them background.
     """
@@ -133,6 +135,9 @@ def roi_targets(proposals, proposal_valid, gt_boxes, gt_classes, valid, uniform,
         rois = ops.pad(rois, [[0, 0], [0, padding], [0, 0]])
         labels = ops.pad(labels, [[0, 0], [0, padding]], constant_values=-1)
         deltas = ops.pad(deltas, [[0, 0], [0, padding], [0, 0]])
+        matched = ops.pad(matched, [[0, 0], [0, padding]])
+    if return_matches:
+        return ops.stop_gradient(rois), ops.cast(labels, "int32"), ops.stop_gradient(deltas), matched
     return ops.stop_gradient(rois), ops.cast(labels, "int32"), ops.stop_gradient(deltas)
 
 
@@ -176,4 +181,24 @@ def detections(rois, roi_valid, class_probabilities, box_deltas, image_shape, *,
     return out_boxes, out_scores, out_classes, counts
 
 
-__all__ = ["HEAD_VARIANCE", "anchor_targets", "detections", "roi_targets"]
+def instance_mask_targets(images, gt_boxes, rois, matched, size: int = 28):
+    """Mask R-CNN's mask targets (B, R, size, size) in {0, 1}: each RoI's matched garment, cut to the RoI.
+
+    On the canvases a garment's mask is the non-zero pixels inside its box (squares never
+    overlap, the background is 0: ``data.detection.instance_masks``), so the masks come from the
+    images and boxes (B, G, 4) in the graph. RoI align (one sample per cell) reads each mask in
+    its RoI, thresholded at 0.5 as Mask R-CNN does.
+    """
+    height, width = images.shape[1], images.shape[2]
+    rows = ops.cast(ops.arange(height), "float32")[None, :, None, None] + 0.5
+    columns = ops.cast(ops.arange(width), "float32")[None, None, :, None] + 0.5
+    boxes = ops.cast(gt_boxes, "float32")[:, None, None, :, :]  # (B, 1, 1, G, 4)
+    inside = ((columns >= boxes[..., 0]) & (columns < boxes[..., 2]) & (rows >= boxes[..., 1])
+              & (rows < boxes[..., 3]))
+    masks = ops.cast(inside & (ops.max(images, axis=-1) > 0)[..., None], "float32")  # (B, H, W, G)
+    per_slot = roi_align(masks, rois, (size, size), 1.0, 1)  # (B, R, size, size, G)
+    chosen = ops.one_hot(matched, masks.shape[-1])[:, :, None, None, :]
+    return ops.stop_gradient(ops.cast(ops.sum(per_slot * chosen, axis=-1) >= 0.5, "float32"))
+
+
+__all__ = ["HEAD_VARIANCE", "anchor_targets", "detections", "instance_mask_targets", "roi_targets"]

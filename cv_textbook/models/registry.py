@@ -277,12 +277,14 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
               recipe=SEGMENTATION_RECIPE, full_recipe=FULL_SEGMENTATION_RECIPE, test_kwargs={"input_shape": (32, 32, 1)}),
     ModelSpec("unet_classic", "unet:unet_classic", chapter=10, task="segmentation", task_options=CANVASES,
               recipe=SEGMENTATION_RECIPE, test_kwargs={"input_shape": (32, 32, 1), "padding": "same"}),
-    # Chapter 11: the R-CNN family, in the chapter's order (tests/test_rcnn.py saves, reloads and trains them: their outputs are dicts of
-    # detections, which the every-model tests do not compare)
+    # Chapter 11: the R-CNN family, in the chapter's order (tests/test_rcnn.py saves, reloads and trains them:
+    # their outputs are dicts of detections, which the every-model tests do not compare)
     ModelSpec("rcnn", "rcnn:rcnn", chapter=11, task="detection", task_options=DETECTION_CANVASES,
               recipe=RCNN_RECIPE, test_kwargs={"input_shape": (64, 64, 1)}, quick_tests=False),
     ModelSpec("fast_rcnn", "rcnn:fast_rcnn", chapter=11, task="detection", task_options=DETECTION_CANVASES,
               recipe=FAST_RCNN_RECIPE, test_kwargs={"input_shape": (64, 64, 1), "roi": "align"}, quick_tests=False),
     ModelSpec("faster_rcnn", "rcnn:faster_rcnn", chapter=11, task="detection", task_options=DETECTION_CANVASES,
+              recipe=FASTER_RCNN_RECIPE, test_kwargs={"input_shape": (64, 64, 1), "roi": "align"}, quick_tests=False),
+    ModelSpec("mask_rcnn", "rcnn:mask_rcnn", chapter=11, task="detection", task_options=DETECTION_CANVASES,
               recipe=FASTER_RCNN_RECIPE, test_kwargs={"input_shape": (64, 64, 1), "roi": "align"}, quick_tests=False),
 ]}

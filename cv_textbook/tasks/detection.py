@@ -47,10 +47,57 @@ def is_detector(model) -> bool:
 
 
 def detections_per_image(outputs: dict) -> list[tuple]:
-    """A detector's padded outputs as ``metrics``' list of ``(boxes, classes, scores)``, one per image."""
+    """A detector's padded outputs as ``metrics``' list of ``(boxes, classes, scores)``, one per image
+    (``(boxes, classes, scores, masks)`` where it predicts masks)."""
     counts = np.asarray(outputs["counts"]).astype(int).reshape(-1)
-    return [(np.asarray(outputs["boxes"][i][:count], np.float64), np.asarray(outputs["classes"][i][:count], int),
-             np.asarray(outputs["scores"][i][:count], np.float64)) for i, count in enumerate(counts)]
+    found = []
+    for i, count in enumerate(counts):
+        entry = (np.asarray(outputs["boxes"][i][:count], np.float64), np.asarray(outputs["classes"][i][:count], int),
+                 np.asarray(outputs["scores"][i][:count], np.float64))
+        found.append((*entry, np.asarray(outputs["masks"][i][:count])) if "masks" in outputs else entry)
+    return found
+
+
+def paste_mask(mask, box, shape) -> np.ndarray:
+    """A detection's (m, m) mask probabilities resized into its box on a canvas of ``shape``: bool, at 0.5."""
+    canvas = np.zeros(shape, bool)
+    x1, y1, x2, y2 = (int(round(value)) for value in box)
+    x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, shape[1]), min(y2, shape[0])
+    if x2 <= x1 or y2 <= y1:
+        return canvas
+    size = mask.shape[0]
+    # Nearest cell of the mask for each pixel centre of the box.
+    rows = np.minimum(((np.arange(y1, y2) + 0.5 - y1) * size / (y2 - y1)).astype(int), size - 1)
+    columns = np.minimum(((np.arange(x1, x2) + 0.5 - x1) * size / (x2 - x1)).astype(int), size - 1)
+    canvas[y1:y2, x1:x2] = mask[rows[:, None], columns[None, :]] >= 0.5
+    return canvas
+
+
+def mean_mask_iou(images, targets: dict, found: list[tuple]) -> float:
+    """Mean over the real garments of the mask IoU of the best-scored detection of the right class whose box
+    has IoU >= 0.5 with the garment's (0 for a garment no such detection finds). True masks: the garment's
+    non-zero pixels inside its box (``data.detection.instance_masks``)."""
+    ious = []
+    for image, boxes, classes, valid, entry in zip(images, targets["boxes"], targets["classes"], targets["valid"],
+                                                    found):
+        detected_boxes, detected_classes, _, masks = entry
+        pixels = image[..., 0] > 0
+        for box, label in zip(boxes[valid], classes[valid]):
+            x1, y1, x2, y2 = (int(value) for value in box)
+            truth = np.zeros(pixels.shape, bool)
+            truth[y1:y2, x1:x2] = pixels[y1:y2, x1:x2]
+            best = None
+            if len(detected_boxes):
+                overlap = keras.ops.convert_to_numpy(box_utils.iou_matrix(box[None], detected_boxes.astype("float32")))[0]
+                candidates = np.flatnonzero((overlap >= 0.5) & (detected_classes == label))
+                best = candidates[0] if len(candidates) else None  # detections come best score first
+            if best is None:
+                ious.append(0.0)
+                continue
+            predicted = paste_mask(masks[best], detected_boxes[best], pixels.shape)
+            union = (predicted | truth).sum()
+            ious.append(float((predicted & truth).sum() / union) if union else 0.0)
+    return float(np.mean(ious))
 
 
 def ground_truth_per_image(targets: dict) -> list[tuple]:
@@ -217,7 +264,10 @@ class DetectionTask(Task):
         proposal_seconds = self.proposal_seconds_per_image(model, images)
         truth = ground_truth_per_image(targets)
         num_classes = len(detection.CLASS_NAMES)
+        masks = {"test_mask_iou": mean_mask_iou(images, targets, found)} if found and len(found[0]) == 4 else {}
+        found = [entry[:3] for entry in found]
         return {
+            **masks,
             "test_map_50": metrics.mean_average_precision(truth, found, 0.5, num_classes=num_classes),
             "test_coco_map": metrics.coco_mean_average_precision(truth, found, num_classes=num_classes),
             # The network's time (proposals read from the cache) plus selective search's, if it needs it.
@@ -227,7 +277,8 @@ class DetectionTask(Task):
 
     def headline(self, result: dict) -> str:
         if "test_map_50" in result:
-            return f"mAP@0.5 {result['test_map_50']:.4f}, COCO mAP@[.5:.95] {result['test_coco_map']:.4f}"
+            masks = f", mask IoU {result['test_mask_iou']:.4f}" if "test_mask_iou" in result else ""
+            return f"mAP@0.5 {result['test_map_50']:.4f}, COCO mAP@[.5:.95] {result['test_coco_map']:.4f}{masks}"
         parts = {"test_found": "garments found (class right, IoU >= 0.5)", "test_class_accuracy": "class accuracy",
                  "test_mean_box_iou": "mean box IoU"}
         return ", ".join(f"{label} {result[key]:.4f}" for key, label in parts.items() if key in result)
