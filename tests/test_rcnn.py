@@ -267,3 +267,73 @@ def test_the_detection_benchmark_puts_the_detectors_side_by_side(monkeypatch):
     # Speed-ups over the slowest (R-CNN, 2 s): 1, 4 and 8; the papers': 48.51 s against 1.83 s and 0.198 s.
     assert "8.0×" in table and "4.0×" in table
     assert f"{48.51 / 0.198:14.1f}×" in table and f"{48.51 / 1.83:14.1f}×" in table
+
+
+# --------------------------------------------------------------------------- masks (Mask R-CNN's idea)
+
+
+def test_mask_loss_reads_only_the_labelled_class_mask_of_foreground_rois():
+    from cv_textbook.detection.losses import mask_loss
+
+    # RoI 0, class 2, its 2 x 2 class-2 logits (ln 3, 0, 0, 0) against target (1, 0, 0, 0):
+    # -log(3/4) = ln(4/3) and three times -log(1/2) = ln 2; the class-1 logits (50) do not count, nor RoI 1
+    # (background). Mean over RoI 0's 4 pixels.
+    logits = np.zeros((1, 2, 2, 2, 2), "float32")
+    logits[0, 0, ..., 0] = 50.0
+    logits[0, 0, 0, 0, 1] = math.log(3)
+    logits[0, 1] = -50.0
+    targets = np.zeros((1, 2, 2, 2), "float32")
+    targets[0, 0, 0, 0] = 1.0
+    targets[0, 1] = 1.0
+    loss = float(mask_loss(logits, np.array([[2, 0]]), targets))
+    assert loss == pytest.approx((math.log(4 / 3) + 3 * math.log(2)) / 4, rel=1e-5)
+
+
+def test_mask_targets_are_the_matched_garments_pixels_inside_its_box():
+    from cv_textbook.detection.targets import instance_mask_targets
+
+    # Garment 0 fills box (2, 2, 4, 4) but pixel (row 3, column 3); garment 1's box is (5, 5, 7, 7) with pixel
+    # (5, 5) lit; pixel (4, 4) is lit but in no box. RoI (2, 2, 4, 4) on garment 0 reads its pixels one per
+    # cell; RoI (4, 4, 6, 6) on garment 1 sees only (5, 5): (4, 4) belongs to no garment.
+    image = np.zeros((1, 8, 8, 1), "float32")
+    image[0, 2:4, 2:4] = 1.0
+    image[0, 3, 3] = 0.0
+    image[0, 5, 5] = image[0, 4, 4] = 1.0
+    boxes = np.array([[[2, 2, 4, 4], [5, 5, 7, 7]]], "float32")
+    rois = np.array([[[2, 2, 4, 4], [4, 4, 6, 6]]], "float32")
+    masks = numpy(instance_mask_targets(image, boxes, rois, np.array([[0, 1]], "int32"), size=2))
+    np.testing.assert_array_equal(masks[0, 0], [[1, 1], [1, 0]])
+    np.testing.assert_array_equal(masks[0, 1], [[0, 0], [0, 1]])
+
+
+def test_mean_mask_iou_by_hand():
+    from cv_textbook.tasks.detection import mean_mask_iou
+
+    # Garment of class 1 filling (2, 2, 4, 4): found with a mask of 3 of its 4 pixels -> IoU 3/4. A second
+    # garment (class 0) is missed -> 0. Mean 3/8.
+    image = np.zeros((1, 8, 8, 1), np.uint8)
+    image[0, 2:4, 2:4] = 200
+    image[0, 5:7, 5:7] = 100
+    targets = {"boxes": np.array([[[2, 2, 4, 4], [5, 5, 7, 7]]], "float32"), "classes": np.array([[1, 0]]),
+               "valid": np.array([[True, True]])}
+    found = [(np.array([[2.0, 2, 4, 4]]), np.array([1]), np.array([0.9]), np.array([[[0.9, 0.8], [0.7, 0.1]]]))]
+    assert mean_mask_iou(image, targets, found) == pytest.approx(3 / 8)
+
+
+def test_a_tiny_mask_rcnn_trains_its_five_losses_and_reloads_with_the_same_masks(tiny_canvases, tmp_path):
+    from cv_textbook import train
+
+    images, targets = tiny_canvases
+    model = models.build("mask_rcnn", **TINY)
+    task = tasks.DetectionTask(canvas_size=64, max_objects=2)
+    result = train.fit(model, (images[:4], {key: value[:4] for key, value in targets.items()}), epochs=1,
+                       batch_size=4, task=task, run_dir=tmp_path / "run", verbose=0)
+    assert set(model.loss_names) == {"rpn_objectness_loss", "rpn_box_loss", "detection_class_loss",
+                                     "detection_box_loss", "mask_loss"}
+    assert 0 < result.history["mask_loss"][0] < 1  # per-pixel cross-entropy near ln 2 at the start
+    model.save(tmp_path / "mask_rcnn.keras")
+    loaded = models.load_model(tmp_path / "mask_rcnn.keras")
+    batch = images[:2].astype("float32") / 255
+    before, after = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
+    assert before["masks"].shape == (2, 100, 28, 28)
+    np.testing.assert_allclose(before["masks"], after["masks"], atol=1e-5)
