@@ -101,7 +101,8 @@ def roi_targets(proposals, proposal_valid, gt_boxes, gt_classes, valid, uniform,
     ``round(foreground_fraction * num_samples)``, come first; background (best IoU in
     ``background_iou``) fill up to ``S = num_samples``. Slots without a candidate get label -1
     (the losses leave them out). ``return_matches`` adds a fourth output, each RoI's ground-truth
-    slot (B, S) (meaningful for foreground only; Mask R-CNN's mask targets). ``background_iou`` defaults to Detectron's (0.0, 0.5): Fast
+    slot (B, S) (meaningful for foreground only; Mask R-CNN's mask targets).
+    ``background_iou`` defaults to Detectron's (0.0, 0.5): Fast
     R-CNN's 0.1 lower bound leaves a black canvas's empty proposals out of training, and then the
     head never learns to call them background.
     """

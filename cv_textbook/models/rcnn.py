@@ -497,5 +497,20 @@ def rcnn(input_shape=(128, 128, 1), num_classes: int = 10, warp_size: int = 32, 
                 nms_threshold=nms_threshold, seed=seed, name="rcnn")
 
 
-__all__ = ["LOSS_NAMES", "RCNN", "FastRCNN", "FasterRCNN", "MaskRCNN", "mask_head", "mask_rcnn", "RegionDetector", "classroom_backbone", "fast_rcnn",
-           "fast_rcnn_head", "faster_rcnn", "rcnn", "region_classifier", "region_proposal_network"]
+__all__ = [
+    "LOSS_NAMES",
+    "RCNN",
+    "FastRCNN",
+    "FasterRCNN",
+    "MaskRCNN",
+    "RegionDetector",
+    "classroom_backbone",
+    "fast_rcnn",
+    "fast_rcnn_head",
+    "faster_rcnn",
+    "mask_head",
+    "mask_rcnn",
+    "rcnn",
+    "region_classifier",
+    "region_proposal_network",
+]

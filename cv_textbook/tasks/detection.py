@@ -88,7 +88,8 @@ def mean_mask_iou(images, targets: dict, found: list[tuple]) -> float:
             truth[y1:y2, x1:x2] = pixels[y1:y2, x1:x2]
             best = None
             if len(detected_boxes):
-                overlap = keras.ops.convert_to_numpy(box_utils.iou_matrix(box[None], detected_boxes.astype("float32")))[0]
+                overlap = box_utils.iou_matrix(box[None], detected_boxes.astype("float32"))
+                overlap = keras.ops.convert_to_numpy(overlap)[0]
                 candidates = np.flatnonzero((overlap >= 0.5) & (detected_classes == label))
                 best = candidates[0] if len(candidates) else None  # detections come best score first
             if best is None:
@@ -172,8 +173,9 @@ class DetectionTask(Task):
                 raise ValueError("a detector needs at least one canvas to train on, got an empty list of images.")
             check_ground_truth(targets, model.num_classes)
             if getattr(model, "needs_proposals", False):  # R-CNN and Fast R-CNN: selective search, cached
-                return detection.ProposalBatches(images, detection.canvas_proposals(images), self.targets(model, targets),
-                                                 batch_size, shuffle=shuffle, seed=seed, start_epoch=start_epoch)
+                proposals = detection.canvas_proposals(images)
+                return detection.ProposalBatches(images, proposals, self.targets(model, targets), batch_size,
+                                                 shuffle=shuffle, seed=seed, start_epoch=start_epoch)
         return pipeline.make_dataset(images, self.targets(model, targets), batch_size, shuffle=shuffle, seed=seed,
                                      start_epoch=start_epoch)
 
