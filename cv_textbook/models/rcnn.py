@@ -1,7 +1,18 @@
-"""Faster R-CNN (Ren et al., 2015) on the detection canvases: a classroom backbone, an RPN, RoI pooling and
-Fast R-CNN's head, trained end to end.
+"""The R-CNN family on the detection canvases: R-CNN, Fast R-CNN, Faster R-CNN and Mask R-CNN's mask branch.
 
-The detector is one ``keras.Model`` made of three functional parts, each readable in ``summary()``:
+The chapter's story in four builders, one ``keras.Model`` subclass each over a shared base
+(:class:`RegionDetector`: RoI sampling, Fast R-CNN's loss, the detections, the logged losses):
+
+* :func:`rcnn` (Girshick et al., 2014): selective-search proposals, each warped to 32 x 32 and read
+  by its own pass of a small CNN (with a background class and box regression);
+* :func:`fast_rcnn` (Girshick, 2015): the same proposals, one backbone pass per image, RoI pooling,
+  the head;
+* :func:`faster_rcnn` (Ren et al., 2015): the proposals from an RPN on that same feature map;
+* :func:`mask_rcnn` (He et al., 2017): Faster R-CNN plus a per-class mask for each RoI (RoI align).
+
+R-CNN and Fast R-CNN are called on ``{"images", "proposals"}`` (``data.detection.canvas_proposals``
+computes and caches selective search; ``tasks.DetectionTask`` feeds them); Faster and Mask R-CNN
+on images. Faster R-CNN, in detail: the detector is one ``keras.Model`` made of three functional parts, each readable in ``summary()``:
 
 * ``backbone``: a registered classifier of the book with ``include_top=False`` (by default the
   CIFAR-layout ResNet of chapter 6 at depth 8), after a 2 x 2 average pooling ("downsample"): the
