@@ -139,6 +139,14 @@ def cmd_summary(args) -> None:
     model.summary()
     counts = analysis.count_params(model)
     print(f"parameters: {counts['total']:,} ({counts['trainable']:,} trainable)")
+    if hasattr(model, "loss_names"):  # a detector: its heads run once per region, as many as it proposes
+        if hasattr(model, "backbone"):
+            macs = analysis.format_count(analysis.count_macs(model.backbone))
+            print(f"multiply-accumulates per image: {macs} in the backbone, then the heads once per region")
+        else:
+            macs = analysis.format_count(analysis.count_macs(model.classifier))
+            print(f"multiply-accumulates per region: {macs} (R-CNN runs its CNN once per proposal)")
+        return
     print(f"multiply-accumulates per image: {analysis.format_count(analysis.count_macs(model))}")
 
 

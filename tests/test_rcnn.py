@@ -337,3 +337,16 @@ def test_a_tiny_mask_rcnn_trains_its_five_losses_and_reloads_with_the_same_masks
     before, after = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
     assert before["masks"].shape == (2, 100, 28, 28)
     np.testing.assert_allclose(before["masks"], after["masks"], atol=1e-5)
+
+
+def test_summary_counts_the_backbone_per_image_and_r_cnns_network_per_region(capsys):
+    # ResNet-8 (option A shortcuts are free) at 64 x 64 (the canvas read at half size), by arithmetic:
+    # stem 9*1*16*64^2 = 589,824; stage 1: 2 * 9*16*16*64^2 = 18,874,368; stage 2 (32 x 32): 9*16*32*32^2 +
+    # 9*32*32*32^2 = 14,155,776; stage 3 (16 x 16): 9*32*64*16^2 + 9*64*64*16^2 = 14,155,776. Total 47,775,744.
+    # R-CNN's network at 32 x 32: 147,456 + 4,718,592 + 3,538,944 + 3,538,944 + Dense 64*11 + 64*40 = 11,947,200.
+    from cv_textbook import analysis
+
+    assert analysis.count_macs(models.build("faster_rcnn").backbone) == 47_775_744
+    assert analysis.count_macs(models.build("rcnn").classifier) == 11_947_200
+    assert cli.main(["summary", "faster_rcnn"]) == 0
+    assert "multiply-accumulates per image: 47.8 M in the backbone" in capsys.readouterr().out
