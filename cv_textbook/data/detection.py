@@ -56,7 +56,6 @@ from cv_textbook.checks import check_bool, check_choice, check_int, check_positi
 from cv_textbook.data import cache as canvas_cache
 from cv_textbook.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from cv_textbook.data.pipeline import make_dataset, prepare_images
-from cv_textbook.detection.proposals import selective_search
 from cv_textbook.data.segmentation import (
     POOL_SPLIT_SEED,
     POOL_VALIDATION_FRACTION,
@@ -64,6 +63,7 @@ from cv_textbook.data.segmentation import (
     _bilinear_matrix,
     item_pool,
 )
+from cv_textbook.detection.proposals import selective_search
 
 CLASS_NAMES = FASHION_MNIST_CLASSES
 
