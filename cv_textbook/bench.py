@@ -47,6 +47,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -487,6 +488,78 @@ def run_benchmark(models_to_run=None, *, epochs=None, train_examples=None, preci
             if json_path is not None:  # after each model: a run cut short keeps what it measured
                 write_report(report, json_path)
     return report
+
+
+# ---------------------------------------------------------------------------
+# Detection: the R-CNN family side by side (`bench --task detection`)
+# ---------------------------------------------------------------------------
+
+# Mask R-CNN is Faster R-CNN plus a mask branch: the benchmark times the three detectors of the story.
+DETECTORS = ("rcnn", "fast_rcnn", "faster_rcnn")
+# Test seconds per image on the papers' GPUs, and how much of it the proposals took. R-CNN and Fast R-CNN with
+# VGG-16, excluding selective search (Girshick 2015, Table 4: 47.0 s and 0.32 s); selective search
+# itself took 1.51 s a image on a CPU and Faster R-CNN (VGG-16, RPN included) 0.198 s, 10 ms of it for the
+# proposals (Ren et al. 2015, Table 5).
+PAPER_TIMES = {
+    "rcnn": {"seconds": 47.0 + 1.51, "proposal_seconds": 1.51},
+    "fast_rcnn": {"seconds": 0.32 + 1.51, "proposal_seconds": 1.51},
+    "faster_rcnn": {"seconds": 0.198, "proposal_seconds": 0.010},
+}
+
+
+def run_detection_benchmark(models_to_run=None, *, epochs=None, train_examples=None, seed=0, json_path=None,
+                            log=print) -> dict:
+    """Train and test each detector (default: R-CNN, Fast R-CNN, Faster R-CNN) as ``train`` does, on the same
+    canvases: mAP@0.5, COCO mAP, seconds per test canvas and the share of selective search in it, with the
+    papers' times beside them. Writes ``json_path`` (after each detector) when given."""
+    names = list(dict.fromkeys(models_to_run or DETECTORS))
+    for name in names:
+        if models.spec(name).task != "detection":
+            raise ValueError(f"{name} is not a detector; bench --task detection takes {', '.join(DETECTORS)}.")
+    # The same canvases for every detector: the number of training canvases decides the test set too.
+    train_examples = train_examples or train.recipe_for(names[0]).train_examples
+    started = time.perf_counter()
+    setup = device.training_setup()
+    log(f"Detection benchmark on {setup.description}, Keras {keras.__version__} ({keras.backend.backend()})")
+    report = {"device": setup.description, "backend": keras.backend.backend(),
+              "budget": "smoke" if config.is_smoke() else "classroom", "models": {}}
+    with _quiet_retracing_warnings(), tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            log(f"{name}: training")
+            metrics = train.run_experiment(name, epochs=epochs, train_examples=train_examples, seed=seed,
+                                           out=Path(folder) / name, verbose=0)
+            seconds, proposals = metrics["test_seconds_per_image"], metrics["test_proposal_seconds_per_image"]
+            report["models"][name] = {
+                "map_50": metrics["test_map_50"], "coco_map": metrics["test_coco_map"],
+                "seconds_per_image": seconds, "proposal_seconds_per_image": proposals,
+                "proposal_share": proposals / seconds if seconds else None,
+                "training_examples_per_second": metrics["examples_per_second"], "epochs": metrics["epochs"],
+                "train_examples": metrics["train_examples"], "test_examples": metrics["test_examples"],
+                "paper": PAPER_TIMES.get(name),
+            }
+            report["seconds"] = time.perf_counter() - started
+            if json_path is not None:
+                Path(json_path).write_text(json.dumps(report, indent=2))
+    return report
+
+
+def format_detection_report(report: dict) -> str:
+    """The detectors side by side, with each one's speed-up over the slowest, here and in the papers."""
+    lines = [f"Detectors on {report['device']} ({report['backend']} backend, {report['budget']} budget)", ""]
+    header = (f"{'model':12s} {'mAP@0.5':>8s} {'COCO mAP':>9s} {'s/image':>8s} {'proposals':>10s} "
+              f"{'speed-up':>9s} {'paper s/image':>14s} {'paper speed-up':>15s}")
+    lines += [header, "-" * len(header)]
+    results = report["models"]
+    slowest = max(result["seconds_per_image"] for result in results.values())
+    paper_slowest = max((result["paper"]["seconds"] for result in results.values() if result["paper"]), default=None)
+    for name, result in results.items():
+        paper = result["paper"]
+        paper_text = f"{paper['seconds']:14.3f} {paper_slowest / paper['seconds']:14.1f}×" if paper else ""
+        lines.append(f"{name:12s} {result['map_50']:8.4f} {result['coco_map']:9.4f} {result['seconds_per_image']:8.3f} "
+                     f"{result['proposal_share']:9.0%} {slowest / result['seconds_per_image']:8.1f}× {paper_text}")
+    lines.append("(proposals: selective search's share of the time; Faster R-CNN's RPN runs inside the network. "
+                 f"Papers: VGG-16 on their GPUs, selective search on a CPU; {report['seconds']:,.0f} s in all)")
+    return "\n".join(lines)
 
 
 def chart_path(json_path) -> Path:

@@ -90,6 +90,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="also train the package's way in mixed_bfloat16 (float32 if that is the default)")
     bench.add_argument("--target", type=_positive_float, metavar="ACC",
                        help="the test accuracy to time, instead of the spec's (lenet5 0.91, resnet20 0.93)")
+    bench.add_argument("--task", choices=("classification", "detection"), default="classification",
+                       help="detection: train and time R-CNN, Fast R-CNN and Faster R-CNN side by side (mAP, "
+                            "seconds per image, the proposals' share)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", metavar="PATH", help="write the report here, and a bar chart beside it (.png)")
 
@@ -136,6 +139,14 @@ def cmd_summary(args) -> None:
     model.summary()
     counts = analysis.count_params(model)
     print(f"parameters: {counts['total']:,} ({counts['trainable']:,} trainable)")
+    if hasattr(model, "loss_names"):  # a detector: its heads run once per region, as many as it proposes
+        if hasattr(model, "backbone"):
+            macs = analysis.format_count(analysis.count_macs(model.backbone))
+            print(f"multiply-accumulates per image: {macs} in the backbone, then the heads once per region")
+        else:
+            macs = analysis.format_count(analysis.count_macs(model.classifier))
+            print(f"multiply-accumulates per region: {macs} (R-CNN runs its CNN once per proposal)")
+        return
     print(f"multiply-accumulates per image: {analysis.format_count(analysis.count_macs(model))}")
 
 
@@ -197,6 +208,13 @@ def cmd_bench(args) -> None:
     import_tensorflow_quietly()
     from cv_textbook import bench
 
+    if args.task == "detection":
+        report = bench.run_detection_benchmark(args.models, epochs=args.epochs, train_examples=args.train_examples,
+                                               seed=args.seed, json_path=args.json,
+                                               log=lambda line: print(line, flush=True))
+        print()
+        print(bench.format_detection_report(report))
+        return
     report = bench.run_benchmark(
         args.models,
         epochs=args.epochs,

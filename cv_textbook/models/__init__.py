@@ -57,13 +57,14 @@ def load_model(path):
     model saved by ``train`` keeps its optimizer, whose schedule may be the package's
     ``WarmupStepDecay``) so that any saved model loads.
 
-    Code that calls ``keras.models.load_model`` itself needs ``import cv_textbook.models.layers``
-    and ``import cv_textbook.schedules`` first, as with any Keras model that has custom objects.
+    Code that calls ``keras.models.load_model`` itself needs ``import cv_textbook.models.layers``,
+    ``import cv_textbook.models.rcnn`` (for a detector) and ``import cv_textbook.schedules`` first, as with any Keras model that has custom objects.
     """
     # Imported here, not at the top, so that `import cv_textbook.models` loads no framework.
     import keras
 
     importlib.import_module(f"{__name__}.layers")
+    importlib.import_module(f"{__name__}.rcnn")  # the detectors' model class and the RoI layers
     importlib.import_module("cv_textbook.schedules")
     return keras.models.load_model(path)
 
