@@ -37,6 +37,8 @@ Chapters and their checks:
   ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
   ``check_depth_formula``, ``check_residual_block`` (build a residual block with its shortcut).
+* :mod:`~cv_textbook.exercises.ch09` (Xception): ``check_separable_savings``,
+  ``check_middle_block`` (build a middle-flow block).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
   ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,
   ``check_down_block`` (build the encoder's separable down block).
@@ -46,4 +48,4 @@ The helpers every check shares (feedback, reading an answer, the mistake table) 
 ``_feedback``.
 """
 
-__all__ = ["ch00", "ch01", "ch02", "ch06", "ch10"]
+__all__ = ["ch00", "ch01", "ch02", "ch06", "ch09", "ch10"]

@@ -152,6 +152,10 @@ CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
 # Speeds at load 3.5-4.5 (2nd epoch of 2,560 images): googlenet_classroom (with its auxiliary heads)
 # 110 images/s, xception_classroom 28, inception_classroom 38: 10 epochs of 54,000 images take hours,
 # so these recipes (or the variants' widths) still need tuning for a 15-minute classroom run.
+# Chapter 9 (load about 8): tracing the training step costs more than a short run itself, 180 s for
+# xception_classroom(width_divisor=4) (100 s with middle_repeats=2), then 4 s per epoch of 256 images;
+# its first epochs of 1,280 images ran at 70-140 images/s, inception_classroom(width_divisor=8) at 60.
+# The chapter trains the narrow variants for its ablations and this recipe on a short budget.
 XCEPTION_CLASSROOM_RECIPE = Recipe(
     epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
 )
