@@ -284,3 +284,13 @@ def test_registry_lists_the_chapter_5_and_9_inception_networks():
     assert models.spec("googlenet_classroom").chapter == 5
     assert models.spec("inception_classroom").chapter == 9
     assert models.describe("googlenet").startswith("GoogLeNet")
+
+
+def test_inception_classroom_width_divisor_matches_the_narrow_xception():
+    # Chapter 9's Fig. 6 pair: Table 1's widths divided by 8 against xception_classroom(width_divisor=4).
+    model = inception_classroom(width_divisor=8)
+    assert model.count_params() == classroom_params(8, bn=True, aux=False)
+    assert abs(model.count_params() / xception_classroom(width_divisor=4).count_params() - 1) < 0.05
+    # Table 1's narrowest branch (16 filters) keeps one filter at 16, none at 17.
+    with pytest.raises(ValueError, match=r"width_divisor must be one of"):
+        inception_classroom(width_divisor=17)

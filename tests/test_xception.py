@@ -191,3 +191,27 @@ def test_xception_classroom_refuses_inputs_below_9_pixels():
     with pytest.raises(ValueError, match=r"too small for xception_classroom.*smallest valid value: 9\)"):
         xception_classroom(input_shape=(8, 8, 1))
     assert xception_classroom(input_shape=(9, 9, 1)).output_shape == (None, 10)
+
+
+def test_xception_classroom_width_divisor_and_middle_repeats_keep_the_flows():
+    # Chapter 9's ablation variant: every classroom width divided by 4 again (rounded down):
+    # stem 2, 4; entry 8, 16, 45 (182 // 4); middle 45; exit 45, 64 then 96, 128.
+    model = xception_classroom(width_divisor=4)
+    stem = (9 * 1 * 2 + 4 * 2) + (9 * 2 * 4 + 4 * 4)
+    entry = sum(separable(cin, cout) + separable(cout, cout) for cin, cout in ((4, 8), (8, 16), (16, 45)))
+    middle = 8 * 3 * separable(45, 45)
+    exit_flow = separable(45, 45) + separable(45, 64) + separable(64, 96) + separable(96, 128)
+    residuals = projections(((4, 8), (8, 16), (16, 45), (45, 64)))
+    assert model.count_params() == stem + entry + middle + exit_flow + residuals + 128 * 10 + 10
+    assert model.get_layer("block12_sepconv3").filters == 45
+    # Two middle blocks instead of eight: block5 and block6, then the exit flow as block7 and block8.
+    shallow = xception_classroom(middle_repeats=2)
+    assert xception_classroom().count_params() - shallow.count_params() == 6 * 3 * separable(182, 182)
+    assert shallow.get_layer("block8_sepconv2_act").output.shape[1:] == (2, 2, 512)
+
+
+def test_xception_classroom_refuses_a_width_divisor_below_1():
+    with pytest.raises(ValueError, match=r"width_divisor must be an integer of at least 1"):
+        xception_classroom(width_divisor=0)
+    with pytest.raises(ValueError, match=r"middle_repeats must be an integer of at least 1"):
+        xception_classroom(middle_repeats=0)

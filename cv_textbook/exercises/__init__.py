@@ -47,6 +47,8 @@ Chapters and their checks:
   (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation).
 * :mod:`~cv_textbook.exercises.ch08` (SENet): ``check_se_params``, ``check_se_block`` (build a
   squeeze-and-excitation block).
+* :mod:`~cv_textbook.exercises.ch09` (Xception): ``check_separable_savings``,
+  ``check_middle_block`` (build a middle-flow block).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
   ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,
   ``check_down_block`` (build the encoder's separable down block).
@@ -56,4 +58,4 @@ The helpers every check shares (feedback, reading an answer, the mistake table) 
 ``_feedback``.
 """
 
-__all__ = ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch10"]
+__all__ = ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09", "ch10"]

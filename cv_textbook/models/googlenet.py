@@ -258,6 +258,7 @@ CLASSROOM_STEM = (
     ("max_pool", "pool2_3x3_s2"),
 )
 CLASSROOM_DIVISOR = 4  # googlenet_classroom: every width a quarter of the paper's
+MAX_WIDTH_DIVISOR = min(min(widths) for widths in TABLE_1.values())  # every branch keeps a filter
 INCEPTION_DIVISOR = 2  # inception_classroom: half the widths give about xception_classroom's size
 
 
@@ -305,6 +306,7 @@ def inception_classroom(
     num_classes: int = 10,
     include_top: bool = True,
     pooling: str | None = None,
+    width_divisor: int = INCEPTION_DIVISOR,
 ) -> keras.Model:
     """Inception-style network of about xception_classroom's size, for the Xception paper's Fig. 6.
 
@@ -313,10 +315,13 @@ def inception_classroom(
     with Table 1's widths halved (3a: 32, 48, 64, 8, 16, 16) and, like Xception and Inception V3,
     BatchNormalization after every convolution instead of LRN; no auxiliary classifiers.
     1,512,834 parameters at 28×28×1 with 10 classes (1,505,554 trainable), against
-    xception_classroom's 1,368,332. Inputs from 5×5.
+    xception_classroom's 1,368,332. Inputs from 5×5. ``width_divisor`` divides Table 1's widths
+    (2 by default; 8 gives about the size of ``xception_classroom(width_divisor=4)``, which chapter
+    9 compares it with; at most 16, Table 1's narrowest branch).
     """
+    check_choice("width_divisor", width_divisor, tuple(range(1, MAX_WIDTH_DIVISOR + 1)))
     return _build("inception_classroom", CLASSROOM_STEM, input_shape, num_classes, False, True, True, 5,
-                  include_top, pooling, example=(28, 28, 1), width_divisor=INCEPTION_DIVISOR)
+                  include_top, pooling, example=(28, 28, 1), width_divisor=width_divisor)
 
 
 __all__ = [

@@ -157,6 +157,14 @@ CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
 # Speeds at load 3.5-4.5 (2nd epoch of 2,560 images): googlenet_classroom (with its auxiliary heads)
 # 110 images/s, xception_classroom 28, inception_classroom 38: 10 epochs of 54,000 images take hours,
 # so these recipes (or the variants' widths) still need tuning for a 15-minute classroom run.
+# Chapter 9 (load about 8): tracing the training step costs more than a short run itself, 180 s for
+# xception_classroom(width_divisor=4) (100 s with middle_repeats=2), then 4 s per epoch of 256 images;
+# its first epochs of 1,280 images ran at 70-140 images/s, inception_classroom(width_divisor=8) at 60.
+# The chapter trains the narrow variants for its ablations and this recipe on a short budget.
+# Classroom run of 2026-12-02 (with another notebook running alongside): the ablations on
+# xception_classroom(width_divisor=4, middle_repeats=2), 12 runs of 3 epochs of 1,024 images, took
+# 10.9 min; inception_classroom(width_divisor=11) 3 runs 3.0 min; 1 epoch of this recipe on 1,800
+# images 1.6 min at 21 images/s (test accuracy at chance: 15 steps are too few for BN's averages).
 XCEPTION_CLASSROOM_RECIPE = Recipe(
     epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
 )
