@@ -73,8 +73,11 @@ demo: data
 	$(PY) -m cv_textbook train lenet5 --out runs/demo --fresh
 	$(PY) -m cv_textbook evaluate runs/demo
 
+# Two pytest processes: most tests wait on Python and small kernels rather than both cores, and the
+# longest (the JAX run of every model, the notebooks) then overlap with the rest; worksteal hands
+# the tests left over to whichever process is free.
 test: data $(TEST_INSTALLED)
-	$(PY) -m pytest tests/ -q --durations=25
+	$(PY) -m pytest tests/ -q -n 2 --dist worksteal --durations=25
 
 lab: data
 	$(VENV)/bin/jupyter lab notebooks/
