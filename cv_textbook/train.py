@@ -158,7 +158,8 @@ def compile_model(model, setup: device.TrainingSetup, optimizer=None, metrics=No
     # Smoke mode trains a few steps, for which tracing a deep network's graph costs more than it
     # saves (densenet_classroom, one epoch of 512 images on the loaded 2-core CPU: 155 s traced,
     # 82 s eager), so there the steps run eagerly; classroom and full runs are traced as always.
-    model.run_eagerly = config.is_smoke()
+    # Not under a strategy: its replicas' eager steps do not line up their gradient reductions.
+    model.run_eagerly = config.is_smoke() and not distribute.in_strategy_scope()
 
 
 @dataclasses.dataclass
