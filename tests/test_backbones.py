@@ -14,7 +14,7 @@ from cv_textbook.models.lenet import lenet5
 from cv_textbook.models.resnet import resnet18, resnet20, resnet50, resnet_cifar
 from test_resnet import randomize_weights
 
-CLASSIFIERS = [name for name in models.available() if not name.startswith("unet")]
+CLASSIFIERS = [spec.name for spec in models.specs() if spec.task == "classification"]
 
 # /work/shared/REFERENCE.md: keras.applications.ResNet50(include_top=False, weights=None), 224×224×3.
 RESNET50_WITHOUT_TOP = 23_587_712
