@@ -46,7 +46,7 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch07` (DenseNet): ``check_block_channels``, ``check_dense_layer``
   (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation).
 * :mod:`~cv_textbook.exercises.ch08` (SENet): ``check_se_params``, ``check_se_block`` (build a
-  squeeze-and-excitation block).
+  squeeze-and-excitation block), ``check_se_overhead``.
 * :mod:`~cv_textbook.exercises.ch09` (Xception): ``check_separable_savings``,
   ``check_middle_block`` (build a middle-flow block).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
