@@ -13,6 +13,11 @@ answer. Every check reads the same way::
 The preamble helpers (:func:`whole_number`, :func:`real_number`, :func:`shape`, :func:`letter`,
 :func:`a_function`, :func:`results_of`) return the answer in a form the check can compare, or raise
 :class:`FillIn` / :class:`Hint`; :func:`exercise_check` prints those and returns False.
+
+A check of a function that BUILDS something (a block, a layer, a module) builds it with
+:func:`built_model` and compares it with the package's with :func:`compare_built`: output shape,
+parameters, the package's weights copied in, outputs on a fixed input, then the typical mistakes;
+each chapter supplies only its messages and its way of pairing the layers.
 """
 
 from __future__ import annotations
@@ -306,7 +311,7 @@ def first_match(value, mistakes, tolerance: float = 0.0):
 
 
 def built_model(build, input_shape, arguments=(), *, fill_in: str, on_error, returned: str | None,
-                build_on: str, not_implemented: str | None = None, disconnected=None,
+                build_on: str = "", not_implemented: str | None = None, disconnected=None,
                 input_name: str = "x", model_name: str | None = None):
     """``build(x, *arguments)`` on ``keras.Input(input_shape)``, as a model from x to what it returned.
 
@@ -339,6 +344,23 @@ def probe(input_shape, seed: int) -> np.ndarray:
 
 def trainable_params(model) -> int:
     return sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+
+
+def all_params(model) -> int:
+    """Trainable and non-trainable (BatchNormalization's moving statistics)."""
+    return sum(int(np.prod(weight.shape)) for weight in model.weights)
+
+
+def transferred(reference, student) -> bool:
+    """Copy the reference's weights into the student's model with ``models.transfer_weights``
+    (layers paired by kind and order); Hint naming the first difference where they do not pair."""
+    from cv_textbook.models import transfer_weights
+
+    try:
+        transfer_weights(reference, student)
+    except ValueError as error:
+        raise Hint(f"the parameter count is right but the layers differ from the reference's: {error}") from None
+    return True
 
 
 def randomised(model, seed: int = 0, layers=None):

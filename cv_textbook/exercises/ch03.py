@@ -23,11 +23,14 @@ import numpy as np
 from cv_textbook.exercises._feedback import (
     Hint,
     a_function,
+    agree,
     correct,
     describe,
     describe_error,
     exercise_check,
     hint,
+    outputs_of,
+    probe,
     real_number,
 )
 
@@ -165,10 +168,6 @@ def _case_text(input_shape, config) -> str:
             f"kernel_size={config['kernel_size'][0]}")
 
 
-def _fixed_input(input_shape):
-    return np.random.default_rng(0).normal(size=(2, *input_shape)).astype("float32")
-
-
 def _student_model(build, input_shape, config):
     import keras
 
@@ -245,8 +244,6 @@ def _copy_halves(reference, convs, order) -> bool:
 
 
 def _check_case(build, input_shape, config) -> str:
-    import keras
-
     reference = _reference(input_shape, config)
     student = _student_model(build, input_shape, config)
     filters = config["filters"]
@@ -263,25 +260,24 @@ def _check_case(build, input_shape, config) -> str:
                    "channel halves, to see what the grouping does.")
     if len(convs) != 2:
         raise Hint("use exactly two Conv2D layers, one per tower.")
-    x = _fixed_input(input_shape)
-    expected_out = keras.ops.convert_to_numpy(reference(x))
-    scale = float(np.abs(expected_out).max())
+    x = probe(input_shape, seed=0)
+    expected_out = outputs_of(reference, x)
     outputs = []
     for order in ((0, 1), (1, 0)):  # the student's layers in either order of creation
         if not _copy_halves(reference, convs, order):
             raise Hint("each tower's Conv2D needs a kernel of kernel_size x kernel_size x "
                        f"{input_shape[-1] // 2} x {filters // 2} and a bias.")
-        out = keras.ops.convert_to_numpy(student(x))
-        if np.abs(out - expected_out).max() <= _TOLERANCE * scale:
+        out = outputs_of(student, x)
+        if agree(out, expected_out, _TOLERANCE):
             return f"{_case_text(input_shape, config)}: {expected:,} parameters, the same outputs"
         outputs.append(out)
     half = filters // 2
     swapped = np.concatenate([expected_out[..., half:], expected_out[..., :half]], axis=-1)
     for out in outputs:
-        if np.abs(out - swapped).max() <= _TOLERANCE * scale:
+        if agree(out, swapped, _TOLERANCE):
             raise Hint("the towers are concatenated in the wrong order: the first half of the channels' "
                        "tower comes first, Concatenate()([first, second]).")
-        if np.abs(out - np.maximum(expected_out, 0)).max() <= _TOLERANCE * scale:
+        if agree(out, np.maximum(expected_out, 0), _TOLERANCE):
             raise Hint("no activation inside the towers: AlexNet's ReLU (relu2, relu4, relu5) is a layer of "
                        "its own after the grouped convolution.")
     raise Hint(f"your towers have the right parameters, but with the grouped layer's weights copied in "

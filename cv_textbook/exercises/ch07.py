@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from cv_textbook.exercises._feedback import (
-    Hint,
     a_function,
+    built_model,
+    compare_built,
     correct,
-    describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
-    results_of,
+    probe,
+    randomised,
     whole_number,
 )
 
@@ -180,48 +179,6 @@ _OUTPUT_MISTAKES = (
 )
 
 
-def _randomised(model, seed: int = 0):
-    """Random weights everywhere, BatchNormalization's statistics too, so that every layer shows in
-    the outputs (a fresh BatchNormalization is almost the identity)."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        values = []
-        for weight in layer.weights:
-            shape_ = tuple(weight.shape)
-            if "variance" in weight.path:
-                values.append(rng.uniform(0.5, 2.0, shape_))
-            elif "kernel" in weight.path:
-                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / int(np.prod(shape_[:-1]))))
-            elif "gamma" in weight.path:
-                values.append(rng.uniform(0.5, 1.5, shape_))
-            else:  # beta, moving mean
-                values.append(rng.uniform(-0.5, 0.5, shape_))
-        if values:
-            layer.set_weights([v.astype("float32") for v in values])
-    return model
-
-
-@functools.lru_cache(maxsize=None)
-def _fixed_input(case) -> np.ndarray:
-    return np.random.default_rng(7).standard_normal((2, *case[0])).astype("float32")
-
-
-def _outputs(model, case) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
-
-
-def _agree(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
-
-
-def _trainable(model) -> int:
-    from cv_textbook import analysis
-
-    return analysis.count_params(model)["trainable"]
-
-
 def _copy(source, target) -> bool:
     """Copy ``source``'s weights (and BatchNormalization epsilons) into ``target`` with
     ``models.transfer_weights``; False when the two do not hold the same kinds of layers."""
@@ -251,22 +208,14 @@ def _build_error_hint(case, error) -> str:
 
 def _student_model(build, case):
     """The student's layer for one case, as a model; FillIn or Hint when it cannot be built."""
-    import keras
-
     input_shape, k = case
-    inputs = keras.Input(shape=input_shape, name="x")
-    fill_in = "your function still returns None: build the dense layer and return its output tensor."
-    (output,) = results_of(build, [(inputs, k)], fill_in=fill_in,
-                           on_error=lambda _, error: _build_error_hint(case, error))
-    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
-        raise Hint(
-            "return the layer's output tensor (what Concatenate returned), not " f"{describe(output)}."
-        )
-    try:
-        return keras.Model(inputs, output)
-    except Exception as error:  # an output not computed from x
-        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
-                   "build every layer on the x your function receives.") from None
+    return built_model(
+        build, input_shape, (k,),
+        fill_in="your function still returns None: build the dense layer and return its output tensor.",
+        on_error=lambda _, error: _build_error_hint(case, error),
+        returned="the layer's output tensor (what Concatenate returned)",
+        build_on="build every layer on the x your function receives.",
+    )
 
 
 def _count_hint(case, given: int, expected: int) -> str:
@@ -296,48 +245,48 @@ def _count_hint(case, given: int, expected: int) -> str:
     )
 
 
+def _shape_hint(case, given_shape) -> str:
+    (height, width, channels), k = case
+    return first_match(given_shape, [
+        ((height, width, k),
+         f"your layer outputs only the {k} new maps. A dense layer keeps its input: concatenate x "
+         "and the new maps, layers.Concatenate()([x, new])."),
+        ((height, width, channels + 4 * k),
+         f"you concatenated the 1x1 convolution's {4 * k} maps; the layer adds the 3x3 "
+         f"convolution's growth_rate = {k} maps."),
+        ((height, width, channels),
+         "your layer outputs as many maps as it receives. It must add growth_rate new maps to them "
+         "by concatenation (an addition would keep the count: that is ResNet)."),
+    ]) or (f"for {_case_text(case)} the layer must output {_fmt(_expected_shape(case))}, yours gives "
+           f"{_fmt(given_shape)}.")
+
+
+def _expected_shape(case) -> tuple:
+    (height, width, channels), k = case
+    return (height, width, channels + k)
+
+
 def _check_case(build, case) -> str:
     student = _student_model(build, case)
-    (height, width, channels), k = case
-    expected_shape = (height, width, channels + k)
-    given_shape = tuple(student.output.shape[1:])
-    if given_shape != expected_shape:
-        raise Hint(first_match(given_shape, [
-            ((height, width, k),
-             f"your layer outputs only the {k} new maps. A dense layer keeps its input: concatenate x "
-             "and the new maps, layers.Concatenate()([x, new])."),
-            ((height, width, channels + 4 * k),
-             f"you concatenated the 1x1 convolution's {4 * k} maps; the layer adds the 3x3 "
-             f"convolution's growth_rate = {k} maps."),
-            ((height, width, channels),
-             "your layer outputs as many maps as it receives. It must add growth_rate new maps to them "
-             "by concatenation (an addition would keep the count: that is ResNet)."),
-        ]) or f"for {_case_text(case)} the layer must output {_fmt(expected_shape)}, yours gives "
-              f"{_fmt(given_shape)}.")
-    reference = _randomised(_reference_layer(case))
-    given, expected = _trainable(student), _trainable(reference)
-    if given != expected:
-        raise Hint(_count_hint(case, given, expected))
-    if not _copy(reference, student):
-        raise Hint(
+    match = compare_built(
+        student, randomised(_reference_layer(case)), probe(case[0], seed=7), expected_shape=_expected_shape(case),
+        shape_hint=lambda given_shape: _shape_hint(case, given_shape),
+        count_hint=lambda given, expected: _count_hint(case, given, expected),
+        copy=_copy,
+        layers_differ=lambda given: (
             f"your layer has the right number of parameters ({given:,}) but not the same layers in the "
             "same order: BatchNormalization, ReLU, 1x1 Conv2D, BatchNormalization, ReLU, 3x3 Conv2D, "
-            "Concatenate."
-        )
-    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
-    if _agree(student_out, reference_out):
-        difference = float(np.abs(student_out - reference_out).max())
-        same = "the same outputs" if difference == 0 else f"outputs within {difference:.1e}"
-        return f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {expected:,} trainable parameters, {same}"
-    for mistake, message in _OUTPUT_MISTAKES:
-        variant = _reference_layer(case, mistake)
-        if _copy(reference, variant) and _agree(student_out, _outputs(variant, case)):
-            raise Hint(message)
-    raise Hint(
-        f"your layer has the right layers and {given:,} parameters, but with the package's weights "
-        f"copied in its outputs differ for {_case_text(case)}. Check the order: BN, ReLU, 1x1 conv, "
-        "BN, ReLU, 3x3 conv; then concatenate x and the new maps."
+            "Concatenate."),
+        mistakes=[(functools.partial(_reference_layer, case, mistake), message)
+                  for mistake, message in _OUTPUT_MISTAKES],
+        outputs_differ=lambda given: (
+            f"your layer has the right layers and {given:,} parameters, but with the package's weights "
+            f"copied in its outputs differ for {_case_text(case)}. Check the order: BN, ReLU, 1x1 conv, "
+            "BN, ReLU, 3x3 conv; then concatenate x and the new maps."),
+        tolerance=_OUTPUT_TOLERANCE,
     )
+    return (f"{_fmt(case[0])} -> {_fmt(_expected_shape(case))}, {match.params:,} trainable parameters, "
+            f"{match.outputs_text}")
 
 
 @exercise_check

@@ -383,8 +383,8 @@ def check_se_overhead(answer) -> bool:
             f"{expected:.2f} % of the block. In {first_name} ({first_side}x{first_side}x{first_channels}) the "
             f"block costs {first_block:,} MACs and its SE block {first_se:,}: "
             f"{_percent(first_se, first_block):.4f} %. A bottleneck block costs the same in every stage (from "
-            "one stage to the next the map's area shrinks fourfold while the width doubles), while an SE block's Dense layers grow with C²: "
-            "most of SE's MACs, like its parameters, sit in the last stage."
+            "one stage to the next the map's area shrinks fourfold while the width doubles), while an SE "
+            "block's Dense layers grow with C²: most of SE's MACs, like its parameters, sit in the last stage."
         )
     positions = side * side
     convolutions = block // positions  # MACs of the block's three convolutions at one position

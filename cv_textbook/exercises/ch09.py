@@ -19,6 +19,9 @@ from cv_textbook.exercises._feedback import (
     FillIn,
     Hint,
     a_function,
+    all_params,
+    built_model,
+    compare_built,
     correct,
     describe,
     describe_error,
@@ -26,6 +29,8 @@ from cv_textbook.exercises._feedback import (
     first_match,
     hint,
     is_placeholder,
+    probe,
+    transferred,
     whole_number,
 )
 
@@ -171,28 +176,20 @@ def _kinds(model) -> list[str]:
 
 def _student_block(build):
     """The student's block as a model, or a Hint saying what went wrong while building it."""
-    import keras
 
-    inputs = keras.Input(shape=MIDDLE_INPUT_SHAPE, name="block_input")
-    try:
-        outputs = build(inputs)
-    except NotImplementedError:
-        raise FillIn("write the block in build_middle_block (replace the `raise NotImplementedError`).") from None
-    except ValueError as error:
-        if "shape" in str(error).lower():
-            raise Hint(
-                "the residual cannot be added: the shapes differ. The middle flow keeps the map: "
-                f"{MIDDLE_WIDTH} filters, padding='same', no pooling, no stride ({describe_error(error)})."
-            ) from None
-        raise Hint(f"building the block failed: {describe_error(error)}") from None
-    except Exception as error:  # anything the student wrote may fail: report it, do not crash
-        raise Hint(f"building the block failed: {describe_error(error)}") from None
-    if is_placeholder(outputs):
-        raise FillIn("build_middle_block must return the block's output tensor.")
-    try:
-        return keras.Model(inputs, outputs, name="student")
-    except Exception as error:
-        raise Hint(f"return the output tensor of the block built on `x` ({describe_error(error)}).") from None
+    def on_error(_, error):
+        if isinstance(error, ValueError) and "shape" in str(error).lower():
+            return ("the residual cannot be added: the shapes differ. The middle flow keeps the map: "
+                    f"{MIDDLE_WIDTH} filters, padding='same', no pooling, no stride ({describe_error(error)}).")
+        return f"building the block failed: {describe_error(error)}"
+
+    return built_model(
+        build, MIDDLE_INPUT_SHAPE, on_error=on_error, returned=None,
+        fill_in="build_middle_block must return the block's output tensor.",
+        not_implemented="write the block in build_middle_block (replace the `raise NotImplementedError`).",
+        disconnected=lambda error: f"return the output tensor of the block built on `x` ({describe_error(error)}).",
+        input_name="block_input", model_name="student",
+    )
 
 
 def _parameter_hint(kinds, given_params, expected_params, per_conv_bn) -> str:
@@ -224,61 +221,57 @@ def _parameter_hint(kinds, given_params, expected_params, per_conv_bn) -> str:
         f"with {c} filters, use_bias=False -> BatchNormalization), then add the input.")
 
 
+def _shape_hint(kinds, given_shape, expected_shape) -> str:
+    if any("Pooling" in kind for kind in kinds):
+        return (f"the output is {given_shape}, not {expected_shape}: the middle flow has no pooling; "
+                "only the entry and exit flows shrink the map.")
+    return (f"the output is {given_shape}, not {expected_shape}: keep the map (padding='same', "
+            f"stride 1) and the {MIDDLE_WIDTH} channels.")
+
+
+def _outputs_hint(kinds) -> str:
+    """What outputs that differ with the right layers and weights most likely mean."""
+    if "Add" not in kinds:
+        return ("the layers and weights match but the outputs differ: the residual is missing. Keep the "
+                "block's input x and return layers.Add()([x_after_the_three_steps, x]).")
+    activations = [i for i, kind in enumerate(kinds) if kind in ("Activation", "ReLU")]
+    separables = [i for i, kind in enumerate(kinds) if kind == "SeparableConv2D"]
+    if not activations:
+        return ("the layers and weights match but the outputs differ: each separable convolution is "
+                "preceded by a ReLU (layers.Activation('relu')).")
+    if separables and activations[0] > separables[0]:
+        return ("the layers and weights match but the outputs differ: in the middle flow each step is "
+                "ReLU first, then the separable convolution, then BN (the ReLU comes before).")
+    if kinds[-1] in ("Activation", "ReLU"):
+        return ("the layers and weights match but the outputs differ: the block ends with the Add; the "
+                "next block's first ReLU comes after it, so do not apply one to the sum.")
+    return ("the layers and weights match but the outputs differ: check the order (ReLU -> separable "
+            "convolution -> BN, three times), and that the residual is the block's input x, added at the end.")
+
+
 @exercise_check
 def check_middle_block(build) -> bool:
     """Build ``build(x)`` on a 19x19x728 input and compare it with the package's middle-flow block:
     output shape, parameter count, and outputs on a fixed input after copying the weights."""
-    import keras
-
     from cv_textbook import analysis
-    from cv_textbook.models import transfer_weights
 
     build = a_function(build, fill_in="pass your function build_middle_block.",
                        example="check_middle_block(build_middle_block)")
     student, reference = _student_block(build), _reference_block()
     expected_shape = tuple(reference.output.shape[1:])
-    given_shape = tuple(student.output.shape[1:])
     kinds = _kinds(student)
-    if given_shape != expected_shape:
-        if any("Pooling" in kind for kind in kinds):
-            return hint(f"the output is {given_shape}, not {expected_shape}: the middle flow has no pooling; "
-                        "only the entry and exit flows shrink the map.")
-        return hint(f"the output is {given_shape}, not {expected_shape}: keep the map (padding='same', "
-                    f"stride 1) and the {MIDDLE_WIDTH} channels.")
-    expected_params = analysis.count_params(reference)["total"]
-    given_params = analysis.count_params(student)["total"]
     per_conv_bn = separable_counts(KERNEL, MIDDLE_WIDTH, MIDDLE_WIDTH)[0] + 4 * MIDDLE_WIDTH
-    if given_params != expected_params:
-        return hint(_parameter_hint(kinds, given_params, expected_params, per_conv_bn))
-    try:
-        transfer_weights(reference, student)
-    except ValueError as error:
-        return hint(f"the parameter count is right but the layers differ from the reference's: {error}")
-    probe = np.random.default_rng(0).normal(size=(2, *MIDDLE_INPUT_SHAPE)).astype("float32")
-    expected = keras.ops.convert_to_numpy(reference(probe, training=False))
-    given = keras.ops.convert_to_numpy(student(probe, training=False))
-    if np.allclose(given, expected, atol=OUTPUT_TOLERANCE, rtol=OUTPUT_TOLERANCE):
-        saved = 3 * (analysis.conv_params(KERNEL, MIDDLE_WIDTH, MIDDLE_WIDTH, use_bias=False)
-                     - separable_counts(KERNEL, MIDDLE_WIDTH, MIDDLE_WIDTH)[0])
-        return correct(
-            f"same shape {expected_shape}, same {expected_params:,} parameters, and with the package's weights "
-            f"copied in (random ones, so that every layer counts), the same outputs (largest difference {np.abs(given - expected).max():.1e}). The "
-            f"residual costs nothing; three standard 3x3 convolutions would have cost {saved:,} more weights. "
-            "Xception repeats this block eight times."
-        )
-    if "Add" not in kinds:
-        return hint("the layers and weights match but the outputs differ: the residual is missing. Keep the "
-                    "block's input x and return layers.Add()([x_after_the_three_steps, x]).")
-    activations = [i for i, kind in enumerate(kinds) if kind in ("Activation", "ReLU")]
-    separables = [i for i, kind in enumerate(kinds) if kind == "SeparableConv2D"]
-    if not activations:
-        return hint("the layers and weights match but the outputs differ: each separable convolution is "
-                    "preceded by a ReLU (layers.Activation('relu')).")
-    if separables and activations[0] > separables[0]:
-        return hint("the layers and weights match but the outputs differ: in the middle flow each step is "
-                    "ReLU first, then the separable convolution, then BN (the ReLU comes before).")
-    if kinds[-1] in ("Activation", "ReLU"):
-        return hint("the layers and weights match but the outputs differ: the block ends with the Add; the "
-                    "next block's first ReLU comes after it, so do not apply one to the sum.")
-    return hint("the layers and weights match but the outputs differ: check the order (ReLU -> separable "
-                "convolution -> BN, three times), and that the residual is the block's input x, added at the end.")
+    match = compare_built(
+        student, reference, probe(MIDDLE_INPUT_SHAPE, seed=0), count=all_params,
+        shape_hint=lambda given_shape: _shape_hint(kinds, given_shape, expected_shape),
+        count_hint=lambda given, expected: _parameter_hint(kinds, given, expected, per_conv_bn),
+        copy=transferred, layers_differ="", outputs_differ=lambda _: _outputs_hint(kinds), tolerance=OUTPUT_TOLERANCE,
+    )
+    saved = 3 * (analysis.conv_params(KERNEL, MIDDLE_WIDTH, MIDDLE_WIDTH, use_bias=False)
+                 - separable_counts(KERNEL, MIDDLE_WIDTH, MIDDLE_WIDTH)[0])
+    return correct(
+        f"same shape {expected_shape}, same {match.params:,} parameters, and with the package's weights "
+        f"copied in (random ones, so that every layer counts), the same outputs (largest difference "
+        f"{match.difference:.1e}). The residual costs nothing; three standard 3x3 convolutions would have "
+        f"cost {saved:,} more weights. Xception repeats this block eight times."
+    )
