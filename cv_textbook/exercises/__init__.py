@@ -48,6 +48,7 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch08` (SENet): ``check_se_params``, ``check_se_block`` (build a
   squeeze-and-excitation block), ``check_se_overhead``.
 * :mod:`~cv_textbook.exercises.ch09` (Xception): ``check_separable_savings``,
+  ``check_separable_by_hand`` (build SeparableConv2D from a DepthwiseConv2D and a 1x1 Conv2D),
   ``check_middle_block`` (build a middle-flow block).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
   ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,
