@@ -44,7 +44,7 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
   ``check_depth_formula``, ``check_residual_block`` (build a residual block with its shortcut).
 * :mod:`~cv_textbook.exercises.ch07` (DenseNet): ``check_block_channels``, ``check_dense_layer``
-  (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation).
+  (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation), ``check_bc_channels``.
 * :mod:`~cv_textbook.exercises.ch08` (SENet): ``check_se_params``, ``check_se_block`` (build a
   squeeze-and-excitation block), ``check_se_overhead``.
 * :mod:`~cv_textbook.exercises.ch09` (Xception): ``check_separable_savings``,

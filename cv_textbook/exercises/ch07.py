@@ -8,6 +8,10 @@
   compares its trainable parameters with ``cv_textbook.models.densenet.dense_layer``, copies the
   reference layer's weights into it and compares the outputs on a fixed input; a typical mistake
   gets its own hint.
+* ``check_bc_channels(answer)`` - DenseNet-BC (L = 100, k = 12, θ = 0.5) for CIFAR: the channels
+  that enter the second and the third dense block and that reach the classifier, as a tuple; hints
+  for no compression, compressing after the last block too, the block's input left out, a stem of
+  k maps, the 1x1 convolution's 4k maps counted as growth, n = (L - 4) / 3.
 
 The references are computed by building the package's blocks and counting, never typed in.
 """
@@ -17,14 +21,18 @@ from __future__ import annotations
 import functools
 
 from cv_textbook.exercises._feedback import (
+    FillIn,
+    Hint,
     a_function,
     built_model,
     compare_built,
     correct,
+    describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
+    is_placeholder,
     probe,
     randomised,
     whole_number,
@@ -34,12 +42,17 @@ from cv_textbook.exercises._feedback import (
 # this module stays free of Keras and TensorFlow.
 
 __all__ = [
+    "BC_COMPRESSION",
+    "BC_DEPTH",
+    "BC_GROWTH_RATE",
+    "BC_QUESTION",
     "BLOCK_CHANNELS_QUESTION",
     "BLOCK_INPUT_CHANNELS",
     "BLOCK_LAYERS",
     "BUILD_CASES",
     "DENSE_LAYER_QUESTION",
     "GROWTH_RATE",
+    "check_bc_channels",
     "check_block_channels",
     "check_dense_layer",
 ]
@@ -61,6 +74,17 @@ DENSE_LAYER_QUESTION = (
     "BatchNormalization, ReLU, 3x3 Conv2D with growth_rate filters and padding='same'; convolutions "
     "without bias. Output: the input x followed by the new maps, concatenated along the channels "
     "(x first). Return the output tensor."
+)
+
+# Exercise 3: DenseNet-BC (L = 100, k = 12) for CIFAR, the first row of the paper's Table 2.
+BC_DEPTH, BC_GROWTH_RATE, BC_COMPRESSION = 100, 12, 0.5
+BC_QUESTION = (
+    f"DenseNet-BC with L = {BC_DEPTH} and k = {BC_GROWTH_RATE} for CIFAR starts with a 3x3 convolution of "
+    f"2k = {2 * BC_GROWTH_RATE} maps, then three dense blocks of n = (L - 4) / 6 = {(BC_DEPTH - 4) // 6} "
+    f"dense layers each, with a transition (compression theta = {BC_COMPRESSION}: floor(theta * C) maps) "
+    "after the first two blocks; the third block's maps go to the final BN, ReLU, pooling and classifier. "
+    "How many channels enter the second dense block, the third dense block and the final BN? Answer with "
+    "a tuple of three whole numbers."
 )
 
 # (input shape, growth rate): the first layer of densenet_classroom, and a smaller one with another k
@@ -299,4 +323,80 @@ def check_dense_layer(build) -> bool:
         "with the weights of cv_textbook.models.densenet.dense_layer copied in, your layer computes what "
         f"the package's does ({'; '.join(summaries)}). Its output keeps all of x and adds growth_rate "
         "maps: stack such layers and you have a dense block."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: the channels through DenseNet-BC's blocks and transitions
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _bc_channels(depth: int = BC_DEPTH, growth_rate: int = BC_GROWTH_RATE,
+                 compression: float = BC_COMPRESSION) -> tuple[int, int, int]:
+    """(into block 2, into block 3, into the final BN), read off the package's DenseNet-BC."""
+    from cv_textbook.models import densenet
+
+    model = densenet.densenet_bc(depth, growth_rate, compression, input_shape=(32, 32, 3))
+    found = tuple(int(model.get_layer(name).output.shape[-1]) for name in ("pool2_pool", "pool3_pool"))
+    return (*found, int(model.get_layer("bn").input.shape[-1]))
+
+
+def _bc_by_rule(stem: int, layers: int, growth: int, compression: float, compress_last=False) -> tuple:
+    """The three channel counts of a mistaken rule, for the hints."""
+    into = []
+    channels = stem
+    for block in range(3):
+        channels += layers * growth
+        if block < 2 or compress_last:
+            channels = int(channels * compression)
+        into.append(channels)
+    return tuple(into)
+
+
+@exercise_check
+def check_bc_channels(answer) -> bool:
+    """Check (into block 2, into block 3, into the final BN) for DenseNet-BC with L = 100, k = 12."""
+    fill = "replace None by a tuple of three whole numbers: the channels into block 2, block 3 and the final BN."
+    if is_placeholder(answer):
+        raise FillIn(fill)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 3:
+        raise Hint(f"answer with a tuple of three whole numbers, got {describe(answer)}.")
+    given = tuple(whole_number(value, fill_in=fill, expected="three whole numbers") for value in answer)
+    expected = _bc_channels()
+    k, n, theta = BC_GROWTH_RATE, (BC_DEPTH - 4) // 6, BC_COMPRESSION
+    stem = 2 * k
+    if given == expected:
+        first, second, last = expected
+        return correct(
+            f"block 1: {stem} + {n}·{k} = {stem + n * k}, the transition keeps {theta:g} of them: {first}; "
+            f"block 2: {first} + {n * k} = {first + n * k} -> {second}; block 3: {second} + {n * k} = {last}, "
+            f"which the final BN receives uncompressed. Without compression the classifier would see "
+            f"{stem + 3 * n * k} maps: each transition halves what has accumulated (a 1x1 convolution to half as "
+            "many maps), so that every block starts small again."
+        )
+    mistakes = [
+        (_bc_by_rule(stem, n, k, 1.0),
+         f"no compression in your count: in DenseNet-BC (the C) each transition keeps floor({theta:g} x C) "
+         "of its C maps."),
+        (_bc_by_rule(stem, n, k, theta, compress_last=True),
+         "the third block has no transition after it: its maps go to the final BN uncompressed."),
+        (_bc_by_rule(0, n, k, theta),
+         f"the first block's output also holds its input, the first convolution's {stem} maps "
+         "(concatenation keeps everything)."),
+        (_bc_by_rule(k, n, k, theta),
+         f"the first convolution makes 2k = {stem} maps, not k."),
+        (_bc_by_rule(stem, n, 4 * k, theta),
+         f"each layer adds k = {k} maps (its 3x3 convolution); the 1x1 convolution's 4k = {4 * k} stay inside "
+         "the layer."),
+        (_bc_by_rule(stem, (BC_DEPTH - 4) // 3, k, theta),
+         f"a bottleneck layer has two convolutions, so n = (L - 4) / 6 = {n}, not (L - 4) / 3."),
+        (lambda values: values[0] == expected[0] and values[1] != expected[1],
+         f"the second block starts from {expected[0]} maps (right) and adds {n}·{k}; then the transition "
+         "halves them."),
+    ]
+    return hint(
+        first_match(given, mistakes)
+        or f"follow the channels: {stem} from the first convolution, + n·k = {n * k} per block, x {theta:g} "
+        "after blocks 1 and 2 (rounded down)."
     )
