@@ -36,7 +36,7 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
 * :mod:`~cv_textbook.exercises.ch03` (AlexNet and ZFNet): ``check_fc_share``, ``check_two_towers``
-  (build a grouped convolution from two convolutions on the channel halves).
+  (build a grouped convolution from two convolutions on the channel halves), ``check_224_input``.
 * :mod:`~cv_textbook.exercises.ch04` (VGG): ``check_stack_weights``, ``check_vgg_block`` (build a
   VGG block), ``check_fc1_params``.
 * :mod:`~cv_textbook.exercises.ch05` (GoogLeNet): ``check_output_depth``,
