@@ -186,3 +186,48 @@ def test_two_towers_mistakes(capsys, build, expected):
 def test_two_towers_fill_in(capsys):
     assert_fill_in(capsys, ch03.check_two_towers, None)
     assert_fill_in(capsys, ch03.check_two_towers, lambda x, filters, kernel_size: None)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: AlexNet fed the 224x224 image of the paper's text
+# ---------------------------------------------------------------------------
+
+# By hand, each size rounded down: conv1 (224 - 11) / 4 + 1 = 54.25 -> 54, pool1 (54 - 3) / 2 + 1 = 26.5
+# -> 26, pool2 12.5 -> 12, pool5 5.5 -> 5; fc6 5 * 5 * 256 * 4096 + 4096 = 26,218,496 (at 227: 6x6 maps,
+# 9,216 * 4,096 + 4,096 = 37,752,832).
+SIDE_224, FC6_224 = 5, 5 * 5 * 256 * 4096 + 4096
+FC6_227 = 6 * 6 * 256 * 4096 + 4096
+
+
+def test_224_input_reference(capsys):
+    assert FC6_224 == 26_218_496 and FC6_227 == 37_752_832
+    assert_correct(capsys, ch03.check_224_input, (SIDE_224, FC6_224))
+    assert_correct(capsys, ch03.check_224_input, [5.0, float(FC6_224)])
+    ch03.check_224_input((SIDE_224, FC6_224))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(224 - 11) / 4 + 1 = 54.25 -> 54" in out and "37,752,832 at 227" in out
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ((6, FC6_227), "227x227 network's numbers"),  # every size rounded up
+        ((5.5, FC6_224), "whole number of pixels"),
+        ((4, 4 * 4 * 256 * 4096 + 4096), "add 1 in each size"),  # 53 -> 25 -> 11 -> 4
+        ((5, FC6_224 - 4096), "4,096 biases"),
+        ((5, FC6_227), "not the 6x6x256"),
+        ((5, 5 * 5 * 4096 + 4096), "holds 256 channels"),
+        ((5, 123), "pool5's side is right"),
+        ((7, 7 * 7 * 256 * 4096 + 4096), "fc6 follows from your side"),
+        ((3, 5), "layer by layer"),
+        ((5,), "a pair of two numbers"),
+        ("5, 26218496", "a pair of two numbers"),
+    ],
+)
+def test_224_input_mistakes(capsys, answer, expected):
+    assert_hint(capsys, ch03.check_224_input, answer, expected)
+
+
+def test_224_input_fill_in(capsys):
+    assert_fill_in(capsys, ch03.check_224_input, None)
+    assert_fill_in(capsys, ch03.check_224_input, (None, None))

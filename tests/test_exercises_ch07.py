@@ -174,3 +174,50 @@ def test_dense_layer_fill_in(capsys):
         raise NotImplementedError
 
     assert_fill_in(capsys, ch07.check_dense_layer, stub)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: the channels through DenseNet-BC (L = 100, k = 12)
+# ---------------------------------------------------------------------------
+
+# Huang et al. 2017, §3 and §4.1: 2k = 24 maps from the first convolution, n = (100 - 4) / 6 = 16 layers
+# per block adding k = 12 each, transitions with theta = 0.5 after blocks 1 and 2:
+# 24 + 192 = 216 -> 108; 108 + 192 = 300 -> 150; 150 + 192 = 342 into the final BN.
+BC_EXPECTED = (108, 150, 342)
+
+
+def test_bc_channels_reference(capsys):
+    assert (ch07.BC_DEPTH, ch07.BC_GROWTH_RATE, ch07.BC_COMPRESSION) == (100, 12, 0.5)
+    # The package's network has exactly these channels where the blocks begin and end.
+    net = models.build("densenet_bc", depth=100, growth_rate=12, input_shape=(32, 32, 3))
+    assert net.get_layer("conv3_block1_0_bn").input.shape[-1] == 108
+    assert net.get_layer("conv4_block1_0_bn").input.shape[-1] == 150
+    assert net.get_layer("bn").input.shape[-1] == 342
+    del net
+    assert_correct(capsys, ch07.check_bc_channels, BC_EXPECTED)
+    assert_correct(capsys, ch07.check_bc_channels, [108.0, 150, 342])
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ((216, 408, 600), "no compression"),  # 24 + 192, + 192, + 192
+        ((108, 150, 171), "no transition after it"),  # 342 halved once more
+        ((96, 144, 336), "also holds its input"),  # 0 + 192 -> 96, ...
+        ((102, 147, 339), "makes 2k = 24 maps, not k"),  # 12 + 192 -> 102, ...
+        ((396, 582, 1350), "stay inside the layer"),  # 24 + 16 * 48 = 792 -> 396, ...
+        ((204, 294, 678), "not (l - 4) / 3"),  # n = 32: 24 + 384 = 408 -> 204, ...
+        ((108, 300, 492), "then the transition halves them"),
+        ((100, 200, 300), "follow the channels"),
+        ((108, 150), "tuple of three whole numbers"),
+        ("108, 150, 342", "tuple of three whole numbers"),
+        ((108, 150.5, 342), "three whole numbers"),
+    ],
+)
+def test_bc_channels_mistakes(capsys, answer, expected):
+    assert_hint(capsys, ch07.check_bc_channels, answer, expected)
+
+
+def test_bc_channels_fill_in(capsys):
+    assert_fill_in(capsys, ch07.check_bc_channels, None)
+    assert_fill_in(capsys, ch07.check_bc_channels, (None, None, None))

@@ -125,3 +125,56 @@ def test_se_block_answers_that_are_not_blocks(capsys):
 def test_se_block_fill_in(capsys):
     assert_fill_in(capsys, ch08.check_se_block, None)
     assert_fill_in(capsys, ch08.check_se_block, lambda x, ratio: None)
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: the MAC overhead of one SE block in conv5_block2 of SE-ResNet-50
+# ---------------------------------------------------------------------------
+
+# He et al. 2016, Table 1, conv5_x: 7x7 maps, [1x1 512, 3x3 512, 1x1 2048]; Hu et al. 2018: r = 16.
+SIDE, C5, WIDTH = 7, 2048, 512
+BLOCK_MACS = SIDE * SIDE * (C5 * WIDTH + 9 * WIDTH * WIDTH + WIDTH * C5)  # 218,365,952
+SE_MACS = C5 * (C5 // R) + (C5 // R) * C5  # 524,288: the Dense layers run once per image
+OVERHEAD = 100 * SE_MACS / BLOCK_MACS  # 0.2401 %
+
+
+def test_se_overhead_reference(capsys):
+    assert BLOCK_MACS == 218_365_952 and SE_MACS == 524_288
+    assert ch08.OVERHEAD_BLOCK == ("conv5_block2", SIDE, C5, WIDTH)
+    # The package's SE-ResNet-50 block, counted by analysis.count_macs_by_layer, agrees.
+    net = models.build("se_resnet50", use_bias=False)
+    rows = {name: macs for name, _, macs in analysis.count_macs_by_layer(net)}
+    assert sum(macs for name, macs in rows.items() if name.startswith("conv5_block2_se_")) == SE_MACS
+    assert sum(macs for name, macs in rows.items()
+               if name.startswith("conv5_block2_") and "_se_" not in name) == BLOCK_MACS
+    del net
+    assert_correct(capsys, ch08.check_se_overhead, OVERHEAD)
+    assert_correct(capsys, ch08.check_se_overhead, 0.24)  # rounded to two significant digits
+    out_first_stage = 100 * (2 * 256 * 16) / (56 * 56 * (256 * 64 + 9 * 64 * 64 + 64 * 256))
+    ch08.check_se_overhead(OVERHEAD)
+    assert f"{out_first_stage:.4f} %" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (OVERHEAD / 100, "asks for percent"),
+        (100 * SE_MACS / (BLOCK_MACS / 49), "once per image"),  # convolutions at one position
+        (100 * 49 * SE_MACS / BLOCK_MACS, "once per image"),  # Dense layers at every position
+        (100 * (SE_MACS / 2) / BLOCK_MACS, "two dense layers"),
+        (100 * 2 * C5 * C5 / BLOCK_MACS, "reduces to c/r = 2048/16 = 128"),
+        (100 * SE_MACS / (49 * (2 * C5 * WIDTH + WIDTH * WIDTH)), "the middle convolution is 3x3"),
+        (100 * (SE_MACS + 2 * 49 * C5) / BLOCK_MACS, "leaves out the squeeze"),
+        (100 * SE_MACS / (BLOCK_MACS + 49 * C5 * C5), "has no projection"),
+        (0.2, "close"),
+        (-0.24, "positive percentage"),
+        (5.0, "count the block's three convolutions"),
+        ("0.24", "one number"),
+    ],
+)
+def test_se_overhead_mistakes(capsys, answer, expected):
+    assert_hint(capsys, ch08.check_se_overhead, answer, expected)
+
+
+def test_se_overhead_fill_in(capsys):
+    assert_fill_in(capsys, ch08.check_se_overhead, None)

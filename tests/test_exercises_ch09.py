@@ -56,7 +56,80 @@ def test_separable_savings_fill_in(capsys):
 
 
 # ---------------------------------------------------------------------------
-# Exercise 2: build the middle-flow block
+# Exercise 2: SeparableConv2D from a DepthwiseConv2D and a 1x1 Conv2D
+# ---------------------------------------------------------------------------
+
+
+def _by_hand(x, filters, kernel_size, strides, *, bias=(False, False), relu=False, late_stride=False,
+             order="depthwise first", pointwise_kernel=1, padding="same", layer="two steps", stride_twice=False):
+    """The two steps as a student writes them, without the package, one switch per mistake."""
+    if layer == "separable":
+        return layers.SeparableConv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False)(x)
+    if layer == "standard":
+        return layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False)(x)
+    if order == "pointwise first":
+        x = layers.Conv2D(filters, 1, use_bias=bias[1])(x)
+        return layers.DepthwiseConv2D(kernel_size, strides=strides, padding="same", use_bias=bias[0])(x)
+    x = layers.DepthwiseConv2D(kernel_size, strides=1 if late_stride else strides, padding=padding,
+                               use_bias=bias[0], activation="relu" if relu else None)(x)
+    if layer == "depthwise only":
+        return x
+    pointwise_stride = strides if late_stride or stride_twice else 1
+    return layers.Conv2D(filters, pointwise_kernel, strides=pointwise_stride, padding="same", use_bias=bias[1])(x)
+
+
+def test_separable_by_hand_reference(capsys):
+    # k²·C + C·C′ (Chollet 2017, §1.3): 3·3·32 + 32·48 = 1,824 and 5·5·24 + 24·16 = 984; 'same' padding
+    # at stride 2 takes 10x10 to 5x5.
+    import keras
+
+    for case, params, out_shape in zip(ch09.BY_HAND_CASES, (1_824, 984), ((12, 12, 48), (5, 5, 16))):
+        inputs = keras.Input(shape=case[0])
+        model = keras.Model(inputs, _by_hand(inputs, *case[1:]))
+        assert model.count_params() == params and tuple(model.output.shape[1:]) == out_shape
+    assert_correct(capsys, ch09.check_separable_by_hand, _by_hand)
+    # the correct answer names the standard 3x3 convolution's 3·3·32·48 = 13,824 weights
+    ch09.check_separable_by_hand(_by_hand)
+    assert "13,824 weights against 1,824" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"bias": (True, True)}, "both your layers have a bias"),
+        ({"bias": (True, False)}, "your depthwiseconv2d has a bias"),
+        ({"bias": (False, True)}, "your 1x1 conv2d has a bias"),
+        ({"relu": True}, "no activation between the two steps"),
+        ({"late_stride": True}, "the stride belongs to the depthwise step"),
+        ({"stride_twice": True}, "stride once"),
+        ({"order": "pointwise first"}, "depthwise first, then pointwise"),
+        ({"pointwise_kernel": 3}, "the pointwise step is a 1x1 conv2d"),
+        ({"padding": "valid"}, "padding='same'"),
+        ({"layer": "standard"}, "that is a standard 3x3 convolution"),
+        ({"layer": "separable"}, "not with separableconv2d itself"),
+        ({"layer": "depthwise only"}, "add the pointwise 1x1 conv2d"),
+    ],
+)
+def test_separable_by_hand_mistakes(capsys, options, expected):
+    assert_hint(capsys, ch09.check_separable_by_hand, functools.partial(_by_hand, **options), expected)
+
+
+def test_separable_by_hand_ignoring_the_stride_is_caught(capsys):
+    # The first case has stride 1, the second stride 2: a function that never strides fails there.
+    assert_hint(capsys, ch09.check_separable_by_hand,
+                lambda x, filters, kernel_size, strides: _by_hand(x, filters, kernel_size, 1), "asks for stride 2")
+
+
+def test_separable_by_hand_fill_in_and_answers_that_are_not_layers(capsys):
+    assert_fill_in(capsys, ch09.check_separable_by_hand, None)
+    assert_fill_in(capsys, ch09.check_separable_by_hand, lambda x, filters, kernel_size, strides: None)
+    assert_hint(capsys, ch09.check_separable_by_hand, 42, "pass the function itself")
+    assert_hint(capsys, ch09.check_separable_by_hand, lambda x, f, k, s: (x, x), "output tensor")
+    assert_hint(capsys, ch09.check_separable_by_hand, lambda x, f, k, s: 1 / 0, "ZeroDivisionError")
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: build the middle-flow block
 # ---------------------------------------------------------------------------
 
 
@@ -127,5 +200,5 @@ def test_middle_block_fill_in(capsys):
 
 
 def test_questions_are_printable_text():
-    for question in (ch09.SAVINGS_QUESTION, ch09.MIDDLE_BLOCK_QUESTION):
+    for question in (ch09.SAVINGS_QUESTION, ch09.BY_HAND_QUESTION, ch09.MIDDLE_BLOCK_QUESTION):
         assert isinstance(question, str) and question.endswith(("?", "."))

@@ -36,7 +36,7 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch02` (LeNet-5): ``check_s4_shape``, ``check_c3_params``,
   ``check_modern_change``, ``check_paper_features`` (build the 1998 paper's C1 to S4).
 * :mod:`~cv_textbook.exercises.ch03` (AlexNet and ZFNet): ``check_fc_share``, ``check_two_towers``
-  (build a grouped convolution from two convolutions on the channel halves).
+  (build a grouped convolution from two convolutions on the channel halves), ``check_224_input``.
 * :mod:`~cv_textbook.exercises.ch04` (VGG): ``check_stack_weights``, ``check_vgg_block`` (build a
   VGG block), ``check_fc1_params``.
 * :mod:`~cv_textbook.exercises.ch05` (GoogLeNet): ``check_output_depth``,
@@ -44,10 +44,11 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch06` (ResNet): ``check_block_shape``, ``check_block_params``,
   ``check_depth_formula``, ``check_residual_block`` (build a residual block with its shortcut).
 * :mod:`~cv_textbook.exercises.ch07` (DenseNet): ``check_block_channels``, ``check_dense_layer``
-  (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation).
+  (build a dense layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, concatenation), ``check_bc_channels``.
 * :mod:`~cv_textbook.exercises.ch08` (SENet): ``check_se_params``, ``check_se_block`` (build a
-  squeeze-and-excitation block).
+  squeeze-and-excitation block), ``check_se_overhead``.
 * :mod:`~cv_textbook.exercises.ch09` (Xception): ``check_separable_savings``,
+  ``check_separable_by_hand`` (build SeparableConv2D from a DepthwiseConv2D and a 1x1 Conv2D),
   ``check_middle_block`` (build a middle-flow block).
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
   ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,

@@ -13,6 +13,11 @@ answer. Every check reads the same way::
 The preamble helpers (:func:`whole_number`, :func:`real_number`, :func:`shape`, :func:`letter`,
 :func:`a_function`, :func:`results_of`) return the answer in a form the check can compare, or raise
 :class:`FillIn` / :class:`Hint`; :func:`exercise_check` prints those and returns False.
+
+A check of a function that BUILDS something (a block, a layer, a module) builds it with
+:func:`built_model` and compares it with the package's with :func:`compare_built`: output shape,
+parameters, the package's weights copied in, outputs on a fixed input, then the typical mistakes;
+each chapter supplies only its messages and its way of pairing the layers.
 """
 
 from __future__ import annotations
@@ -210,12 +215,13 @@ def a_function(answer, fill_in: str, example: str):
     return answer
 
 
-def results_of(function, cases, fill_in: str, on_error) -> list:
+def results_of(function, cases, fill_in: str, on_error, not_implemented: str | None = None) -> list:
     """``function(*case)`` for every case, each call given its own copy of the case's arrays (so
     a function that writes into them cannot spoil cached data).
 
     Raises FillIn(``fill_in``) when the function returns a placeholder or raises
-    NotImplementedError, and Hint(``on_error(case, error)``) when it raises anything else.
+    NotImplementedError (FillIn(``not_implemented``) for the latter, if given), and
+    Hint(``on_error(case, error)``) when it raises anything else.
     """
     results = []
     for case in cases:
@@ -223,7 +229,7 @@ def results_of(function, cases, fill_in: str, on_error) -> list:
         try:
             result = function(*arguments)
         except NotImplementedError:
-            raise FillIn(fill_in) from None
+            raise FillIn(not_implemented or fill_in) from None
         except Exception as error:  # anything the student wrote may fail: report it, do not crash
             raise Hint(on_error(case, error)) from None
         if is_placeholder(result):
@@ -284,3 +290,172 @@ def first_match(value, mistakes, tolerance: float = 0.0):
         if wrong(value) if callable(wrong) else same(value, wrong, tolerance):
             return message
     return None
+
+
+# ---------------------------------------------------------------------------
+# Build exercises: the student's function against the package's block
+# ---------------------------------------------------------------------------
+#
+# Every "build something" check reads the same way::
+#
+#     student = built_model(build, input_shape, (argument, ...), fill_in=..., on_error=...,
+#                           returned="the block's output tensor (what ... returned)",
+#                           build_on="build every layer on x, the argument your function receives.")
+#     match = compare_built(student, randomised(reference), probe(input_shape, seed), ...)
+#
+# ``compare_built`` checks, in this order, the output shape, the parameter count, that the package's
+# weights copy into the student's layers, and the outputs on a fixed input; where the outputs differ
+# it tries each typical mistake (the reference's layers wired wrongly, the same weights copied in)
+# and raises the first one's hint. Keras is imported inside the functions, so that importing a
+# chapter module stays free of it.
+
+
+def built_model(build, input_shape, arguments=(), *, fill_in: str, on_error, returned: str | None,
+                build_on: str = "", not_implemented: str | None = None, disconnected=None,
+                input_name: str = "x", model_name: str | None = None):
+    """``build(x, *arguments)`` on ``keras.Input(input_shape)``, as a model from x to what it returned.
+
+    FillIn and Hint as :func:`results_of` raises them (``fill_in``, ``not_implemented``,
+    ``on_error(case, error)``); Hint("return ``returned``, not ...") when the function returns
+    something other than a Keras tensor (no such check where ``returned`` is None); where the tensor
+    is not computed from x, Hint("Keras cannot make a model from x ...: ``build_on``"), or
+    Hint(``disconnected(error)``) if that is given.
+    """
+    import keras
+
+    inputs = keras.Input(shape=input_shape, name=input_name)
+    (output,) = results_of(build, [(inputs, *arguments)], fill_in=fill_in, on_error=on_error,
+                           not_implemented=not_implemented)
+    if returned is not None and (isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor)):
+        raise Hint(f"return {returned}, not {describe(output)}.")
+    try:
+        return keras.Model(inputs, output, name=model_name)
+    except Exception as error:  # an output not computed from x
+        if disconnected is not None:
+            raise Hint(disconnected(error)) from None
+        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
+                   f"{build_on}") from None
+
+
+def probe(input_shape, seed: int) -> np.ndarray:
+    """A fixed input of two standard-normal maps of ``input_shape`` (float32)."""
+    return np.random.default_rng(seed).standard_normal((2, *input_shape)).astype("float32")
+
+
+def trainable_params(model) -> int:
+    return sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+
+
+def all_params(model) -> int:
+    """Trainable and non-trainable (BatchNormalization's moving statistics)."""
+    return sum(int(np.prod(weight.shape)) for weight in model.weights)
+
+
+def transferred(reference, student) -> bool:
+    """Copy the reference's weights into the student's model with ``models.transfer_weights``
+    (layers paired by kind and order); Hint naming the first difference where they do not pair."""
+    from cv_textbook.models import transfer_weights
+
+    try:
+        transfer_weights(reference, student)
+    except ValueError as error:
+        raise Hint(f"the parameter count is right but the layers differ from the reference's: {error}") from None
+    return True
+
+
+def randomised(model, seed: int = 0, layers=None):
+    """Random weights in ``layers`` (default: the model's layers, in order), so that every layer
+    shows in the outputs: He-scaled normal kernels, uniform biases and BatchNormalization shifts
+    and means in [-0.5, 0.5], scales in [0.5, 1.5], variances in [0.5, 2] (a fresh
+    BatchNormalization is almost the identity, a fresh bias zero). Returns the model."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers if layers is None else layers:
+        values = []
+        for weight in layer.weights:
+            shape_ = tuple(weight.shape)
+            if "variance" in weight.path:
+                values.append(rng.uniform(0.5, 2.0, shape_))
+            elif "kernel" in weight.path:
+                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / int(np.prod(shape_[:-1]))))
+            elif "gamma" in weight.path:
+                values.append(rng.uniform(0.5, 1.5, shape_))
+            else:  # biases, beta, moving mean
+                values.append(rng.uniform(-0.5, 0.5, shape_))
+        if values:
+            layer.set_weights([v.astype("float32") for v in values])
+    return model
+
+
+def copy_layers(sources, targets) -> bool:
+    """Copy the weights of ``sources`` into ``targets``, layer by layer in order; False (and nothing
+    copied) when their numbers or weight shapes differ."""
+    sources, targets = list(sources), list(targets)
+    if len(sources) != len(targets) or any(
+        [tuple(w.shape) for w in a.weights] != [tuple(w.shape) for w in b.weights] for a, b in zip(sources, targets)
+    ):
+        return False
+    for a, b in zip(sources, targets):
+        b.set_weights(a.get_weights())
+    return True
+
+
+def outputs_of(model, inputs: np.ndarray) -> np.ndarray:
+    """The model's outputs in inference mode, as float64."""
+    import keras
+
+    return keras.ops.convert_to_numpy(model(inputs, training=False)).astype("float64")
+
+
+def agree(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+    """Same shape, and the largest difference below ``tolerance`` times the largest value of ``b``."""
+    return a.shape == b.shape and float(np.abs(a - b).max()) <= tolerance * float(np.abs(b).max())
+
+
+class Match:
+    """What :func:`compare_built` found when the student's model agrees with the reference."""
+
+    def __init__(self, params: int, difference: float):
+        self.params = params
+        self.difference = difference
+
+    @property
+    def outputs_text(self) -> str:
+        """"the same outputs", or "outputs within 1.2e-07" where float32 rounding shows."""
+        return "the same outputs" if self.difference == 0 else f"outputs within {self.difference:.1e}"
+
+
+def _message(text_or_function, *arguments) -> str:
+    return text_or_function(*arguments) if callable(text_or_function) else text_or_function
+
+
+def compare_built(student, reference, inputs: np.ndarray, *, shape_hint, count_hint, copy, layers_differ,
+                  outputs_differ, tolerance: float, mistakes=(), expected_shape=None,
+                  count=trainable_params) -> Match:
+    """Compare the student's model with the package's (its weights already randomised).
+
+    In order: the output shape (``expected_shape``, default the reference's; Hint(``shape_hint(given
+    shape)``)), the parameters (``count``; Hint(``count_hint(given, expected)``)), the weights
+    (``copy(reference, student)`` copies them, False when the layers differ: Hint(``layers_differ``,
+    a text or a function of the given count)), the outputs on ``inputs`` (:func:`agree` within
+    ``tolerance``). Where the outputs differ, ``mistakes`` are ``(make, hint)`` pairs: ``make()``
+    builds the reference's layers wired with one typical mistake; the first whose outputs, with the
+    same weights copied in, match the student's gives its hint; else Hint(``outputs_differ``, a text
+    or a function of the given count). Returns a :class:`Match` when everything agrees.
+    """
+    given_shape = tuple(student.output.shape[1:])
+    expected_shape = tuple(reference.output.shape[1:]) if expected_shape is None else tuple(expected_shape)
+    if given_shape != expected_shape:
+        raise Hint(shape_hint(given_shape))
+    given, expected = count(student), count(reference)
+    if given != expected:
+        raise Hint(count_hint(given, expected))
+    if not copy(reference, student):
+        raise Hint(_message(layers_differ, given))
+    student_out, reference_out = outputs_of(student, inputs), outputs_of(reference, inputs)
+    if agree(student_out, reference_out, tolerance):
+        return Match(expected, float(np.abs(student_out - reference_out).max()))
+    for make, message in mistakes:
+        variant = make()
+        if copy(reference, variant) and agree(student_out, outputs_of(variant, inputs), tolerance):
+            raise Hint(message)
+    raise Hint(_message(outputs_differ, given))

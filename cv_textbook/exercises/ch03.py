@@ -10,6 +10,10 @@
   conv2 and conv4 (``models.build("alexnet_classroom", towers=2)``), compares its parameters with
   that layer's (``Conv2D(groups=2)``), copies the layer's weights into the two halves and compares
   the outputs on a fixed input.
+* ``check_224_input(answer)`` - AlexNet fed the 224x224x3 image of the paper's text instead of
+  227x227x3: the side of pool5's maps and fc6's parameters, as a pair; hints for sizes that are
+  not whole numbers, rounding up, the +1 forgotten, the 227 network's numbers, fc6 counted on 6x6
+  maps, without its biases or without pool5's 256 channels.
 
 The references are computed by building the package's networks, never typed in.
 """
@@ -17,17 +21,23 @@ The references are computed by building the package's networks, never typed in.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from cv_textbook.exercises._feedback import (
+    FillIn,
     Hint,
     a_function,
+    agree,
     correct,
     describe,
     describe_error,
     exercise_check,
+    first_match,
     hint,
+    outputs_of,
+    probe,
     real_number,
 )
 
@@ -38,6 +48,8 @@ __all__ = [
     "BUILD_QUESTION",
     "FC_SHARE_QUESTION",
     "GROUPED_LAYERS",
+    "INPUT_224_QUESTION",
+    "check_224_input",
     "check_fc_share",
     "check_two_towers",
 ]
@@ -57,6 +69,14 @@ BUILD_QUESTION = (
 )
 
 # The grouped convolutions of the classroom AlexNet the build exercise is checked on.
+INPUT_224_QUESTION = (
+    "The paper's text says AlexNet's input is 224x224x3. Feed that to the network built above: conv1 "
+    "11x11 with stride 4 and no padding, pool1, pool2 and pool5 3x3 with stride 2 and no padding, conv2 "
+    "to conv5 with 'same' padding (the map keeps its side). Keras, like Caffe, drops a window that does "
+    "not fit. What side (height = width) do pool5's maps have, and how many parameters does fc6 (4,096 "
+    "units, with biases, on the flattened 256-channel pool5) then have? Answer with a pair (side, fc6 "
+    "parameters)."
+)
 GROUPED_LAYERS = ("conv2", "conv4")
 _TOLERANCE = 1e-4
 # The share to four decimals (0.9617) passes; forgetting the biases (0.96156) must not.
@@ -165,10 +185,6 @@ def _case_text(input_shape, config) -> str:
             f"kernel_size={config['kernel_size'][0]}")
 
 
-def _fixed_input(input_shape):
-    return np.random.default_rng(0).normal(size=(2, *input_shape)).astype("float32")
-
-
 def _student_model(build, input_shape, config):
     import keras
 
@@ -180,8 +196,6 @@ def _student_model(build, input_shape, config):
     except Exception as error:  # anything the student wrote may fail: report it, do not crash
         raise Hint(f"your function raised {describe_error(error)} for {_case_text(input_shape, config)}.") from None
     if output is None:
-        from cv_textbook.exercises._feedback import FillIn
-
         raise FillIn("your function still returns None: build the two towers and return the concatenated tensor.")
     if isinstance(output, (list, tuple)):
         raise Hint("your function returns the two towers separately: join them with "
@@ -245,8 +259,6 @@ def _copy_halves(reference, convs, order) -> bool:
 
 
 def _check_case(build, input_shape, config) -> str:
-    import keras
-
     reference = _reference(input_shape, config)
     student = _student_model(build, input_shape, config)
     filters = config["filters"]
@@ -263,25 +275,24 @@ def _check_case(build, input_shape, config) -> str:
                    "channel halves, to see what the grouping does.")
     if len(convs) != 2:
         raise Hint("use exactly two Conv2D layers, one per tower.")
-    x = _fixed_input(input_shape)
-    expected_out = keras.ops.convert_to_numpy(reference(x))
-    scale = float(np.abs(expected_out).max())
+    x = probe(input_shape, seed=0)
+    expected_out = outputs_of(reference, x)
     outputs = []
     for order in ((0, 1), (1, 0)):  # the student's layers in either order of creation
         if not _copy_halves(reference, convs, order):
             raise Hint("each tower's Conv2D needs a kernel of kernel_size x kernel_size x "
                        f"{input_shape[-1] // 2} x {filters // 2} and a bias.")
-        out = keras.ops.convert_to_numpy(student(x))
-        if np.abs(out - expected_out).max() <= _TOLERANCE * scale:
+        out = outputs_of(student, x)
+        if agree(out, expected_out, _TOLERANCE):
             return f"{_case_text(input_shape, config)}: {expected:,} parameters, the same outputs"
         outputs.append(out)
     half = filters // 2
     swapped = np.concatenate([expected_out[..., half:], expected_out[..., :half]], axis=-1)
     for out in outputs:
-        if np.abs(out - swapped).max() <= _TOLERANCE * scale:
+        if agree(out, swapped, _TOLERANCE):
             raise Hint("the towers are concatenated in the wrong order: the first half of the channels' "
                        "tower comes first, Concatenate()([first, second]).")
-        if np.abs(out - np.maximum(expected_out, 0)).max() <= _TOLERANCE * scale:
+        if agree(out, np.maximum(expected_out, 0), _TOLERANCE):
             raise Hint("no activation inside the towers: AlexNet's ReLU (relu2, relu4, relu5) is a layer of "
                        "its own after the grouped convolution.")
     raise Hint(f"your towers have the right parameters, but with the grouped layer's weights copied in "
@@ -303,4 +314,104 @@ def check_two_towers(build) -> bool:
         "with the weights of the classroom AlexNet's Conv2D(groups=2) copied into your two towers, they compute "
         f"what it does ({'; '.join(summaries)}). Each tower reads half the channels, so the grouping halves "
         f"the kernels: it saves {savings[0]:,} and {savings[1]:,} weights in these two layers."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: AlexNet at the paper's 224x224
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _at_224() -> tuple[int, int, int]:
+    """(pool5's side, pool5's channels, fc6's parameters) of the package's AlexNet built at 224x224x3."""
+    from cv_textbook import models
+
+    net = models.build("alexnet", input_shape=(224, 224, 3))
+    _, side, _, channels = net.get_layer("pool5").output.shape
+    result = int(side), int(channels), net.get_layer("fc6").count_params()
+    del net
+    return result
+
+
+# The layers that change the side (the 'same' convolutions conv2 to conv5 keep it): (name, kernel, stride).
+_SHRINKING = (("conv1", 11, 4), ("pool1", 3, 2), ("pool2", 3, 2), ("pool5", 3, 2))
+
+
+def _sides(size: float, rounding, plus_one: int = 1) -> float:
+    """pool5's side by the chain conv1 11/4, pool1 3/2, pool2 3/2, pool5 3/2, with a rounding rule."""
+    for _, kernel, stride in _SHRINKING:
+        size = rounding((size - kernel) / stride + plus_one)
+    return size
+
+
+def _chain_text(size: int) -> str:
+    """'conv1 (224 - 11) / 4 + 1 = 54.25 -> 54, ...': each size, rounded down, layer by layer."""
+    steps = []
+    for name, kernel, stride in _SHRINKING:
+        exact = (size - kernel) / stride + 1
+        rounded = math.floor(exact)
+        shown = f"{exact:g} -> {rounded}" if exact != rounded else f"{rounded}"
+        steps.append(f"{name} ({size} - {kernel}) / {stride} + 1 = {shown}")
+        size = rounded
+    return ", ".join(steps)
+
+
+@exercise_check
+def check_224_input(answer) -> bool:
+    """Check (pool5's side, fc6's parameters) of AlexNet fed a 224x224x3 image."""
+    fill = "replace None by a pair (pool5's side, fc6's parameters)."
+    if answer is None or answer is Ellipsis or answer is NotImplemented:
+        raise FillIn(fill)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise Hint(f"answer with a pair of two numbers (side, fc6 parameters), got {describe(answer)}.")
+    side = real_number(answer[0], fill_in=fill, expected="a number for pool5's side")
+    params = real_number(answer[1], fill_in=fill, expected="a number for fc6's parameters")
+    expected_side, channels, expected_params = _at_224()
+    units = expected_params // (expected_side * expected_side * channels + 1)
+
+    def fc6(side_) -> int:
+        return int(side_) * int(side_) * channels * units + units
+
+    if (side, params) == (expected_side, expected_params):
+        sides_227 = _sides(227, math.floor)
+        return correct(
+            f"{_chain_text(224)}: fc6 reads {expected_side}x{expected_side}x{channels} = "
+            f"{expected_side * expected_side * channels:,} values, {expected_params:,} parameters, against "
+            f"{fc6(sides_227):,} at 227 ({sides_227}x{sides_227} maps). Three pixels more and every size works "
+            "out exactly: that is why the numbers of Fig. 2 only fit 227."
+        )
+    ceil_side = _sides(224, math.ceil)
+    _, kernel, stride = _SHRINKING[0]
+    conv1 = (224 - kernel) / stride + 1  # not a whole number
+    conv1_text = f"(224 - {kernel}) / {stride} + 1 = {conv1:g}"
+    mistakes = [
+        (lambda pair: not float(pair[0]).is_integer(),
+         f"a map has a whole number of pixels: {conv1_text} means {math.floor(conv1)} full windows; round each "
+         "size down (Keras drops the window that does not fit), then go on from it."),
+        ((ceil_side, fc6(ceil_side)),
+         f"those are the 227x227 network's numbers ({ceil_side}x{ceil_side} maps). At 224 the sizes do not "
+         f"divide evenly: round each one DOWN ({conv1:g} -> {math.floor(conv1)} after conv1), the last window "
+         "that does not fit "
+         "is dropped, not padded."),
+        ((_sides(224, math.floor, 0), fc6(_sides(224, math.floor, 0))),
+         "add 1 in each size: (n - k) / s counts the steps between windows, (n - k) / s + 1 the windows."),
+        ((expected_side, fc6(expected_side) - units),
+         f"add fc6's {units:,} biases, one per unit."),
+        ((expected_side, fc6(_sides(227, math.floor))),
+         f"pool5's side is right, but fc6 reads the flattened {expected_side}x{expected_side}x{channels} map, "
+         "not the 6x6x256 of the 227 network."),
+        ((expected_side, expected_side * expected_side * units + units),
+         f"each of pool5's {expected_side}x{expected_side} positions holds {channels} channels: fc6 has "
+         f"{expected_side * expected_side * channels:,} inputs."),
+        (lambda pair: pair[0] == expected_side,
+         f"pool5's side is right; fc6 has (side x side x {channels}) x {units:,} weights plus {units:,} biases."),
+        (lambda pair: pair[1] == fc6(pair[0]),
+         "fc6 follows from your side, but the side is not right: go layer by layer, conv1 (n - 11) / 4 + 1, "
+         "then (n - 3) / 2 + 1 for each pooling, rounding down; the 'same' convolutions keep the side."),
+    ]
+    return hint(
+        first_match((side, params), mistakes)
+        or "compute the side layer by layer, (n - k) / s + 1 rounded down for conv1 and the three poolings, then "
+        f"fc6 = side x side x {channels} x {units:,} + {units:,}."
     )

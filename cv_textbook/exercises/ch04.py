@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from cv_textbook.exercises._feedback import (
-    Hint,
     a_function,
+    built_model,
+    compare_built,
+    copy_layers,
     correct,
-    describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
-    results_of,
+    probe,
+    randomised,
+    trainable_params,
     whole_number,
 )
 
@@ -140,25 +141,15 @@ def _expected_shape(case) -> tuple:
 
 def _student_model(build, case):
     """The student's block for one case, as a model; FillIn or Hint when it cannot be built."""
-    import keras
-
     input_shape, num_convs, filters = case
-    inputs = keras.Input(shape=input_shape, name="x")
-    fill_in = "your function still returns None: build the block and return its output tensor."
-    (output,) = results_of(
-        build, [(inputs, num_convs, filters)], fill_in=fill_in,
+    return built_model(
+        build, input_shape, (num_convs, filters),
+        fill_in="your function still returns None: build the block and return its output tensor.",
         on_error=lambda _, error: f"building your block for {_case_text(case)} raised {describe_error(error)}.",
+        returned="the block's output tensor (what the pooling layer returned, e.g. "
+                 "`return layers.MaxPooling2D(2, strides=2)(x)`)",
+        build_on="build every layer on x, starting from the argument your function receives.",
     )
-    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
-        raise Hint(
-            "return the block's output tensor (what the pooling layer returned, e.g. "
-            f"`return layers.MaxPooling2D(2, strides=2)(x)`), not {describe(output)}."
-        )
-    try:
-        return keras.Model(inputs, output)
-    except Exception as error:  # an output not computed from x
-        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
-                   "build every layer on x, starting from the argument your function receives.") from None
 
 
 def _reference_block(case, mistake: str | None = None):
@@ -195,10 +186,6 @@ def _weighted(model) -> list:
     return [layer for layer in model.layers if layer.weights]
 
 
-def _trainable(model) -> int:
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-
-
 def _layer_text(layer) -> str:
     kernel = getattr(layer, "kernel", None)
     if kernel is None:
@@ -210,44 +197,7 @@ def _layer_text(layer) -> str:
 
 def _copy(source, target) -> bool:
     """Copy ``source``'s weights into ``target`` layer by layer; False when the layers differ."""
-    sources, targets = _weighted(source), _weighted(target)
-    if len(sources) != len(targets) or any(
-        [tuple(w.shape) for w in a.weights] != [tuple(w.shape) for w in b.weights] for a, b in zip(sources, targets)
-    ):
-        return False
-    for a, b in zip(sources, targets):
-        b.set_weights(a.get_weights())
-    return True
-
-
-@functools.lru_cache(maxsize=None)
-def _fixed_input(case) -> np.ndarray:
-    return np.random.default_rng(4).standard_normal((2, *case[0])).astype("float32")
-
-
-def _randomised(model, seed: int = 0):
-    """He-scaled random kernels and random biases, so that every layer shows in the outputs."""
-    rng = np.random.default_rng(seed)
-    for layer in _weighted(model):
-        values = []
-        for weight in layer.weights:
-            shape_ = tuple(weight.shape)
-            if len(shape_) > 1:
-                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / np.prod(shape_[:-1])))
-            else:
-                values.append(rng.uniform(-0.5, 0.5, shape_))
-        layer.set_weights([v.astype("float32") for v in values])
-    return model
-
-
-def _outputs(model, case) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
-
-
-def _agree(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
+    return copy_layers(_weighted(source), _weighted(target))
 
 
 def _shape_hint(case, given_shape) -> str:
@@ -277,7 +227,7 @@ def _count_hint(case, given: int, reference) -> str:
     from cv_textbook import analysis
 
     (_, _, channels), num_convs, filters = case
-    expected = _trainable(reference)
+    expected = trainable_params(reference)
     first = analysis.conv_params(3, channels, filters)
     later = analysis.conv_params(3, filters, filters)
     mistakes = [
@@ -303,31 +253,25 @@ def _count_hint(case, given: int, reference) -> str:
 def _check_case(build, case) -> str:
     """Build one case and compare it with the reference; a summary when it matches."""
     student = _student_model(build, case)
-    given_shape = tuple(student.output.shape[1:])
     expected_shape = _expected_shape(case)
-    if given_shape != expected_shape:
-        raise Hint(_shape_hint(case, given_shape))
-    reference = _randomised(_reference_block(case))
-    given, expected = _trainable(student), _trainable(reference)
-    if given != expected:
-        raise Hint(_count_hint(case, given, reference))
-    if not _copy(reference, student):
-        raise Hint(f"your block has the right number of parameters ({given:,}) but not the same layers: "
-                   + "; ".join(_layer_text(layer) for layer in _weighted(reference)) + ".")
-    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
-    if _agree(student_out, reference_out):
-        difference = float(np.abs(student_out - reference_out).max())
-        same = "the same outputs" if difference == 0 else f"outputs within {difference:.1e}"
-        return f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {expected:,} parameters, {same}"
-    for mistake, message in _OUTPUT_MISTAKES:
-        variant = _reference_block(case, mistake)
-        if _copy(reference, variant) and _agree(student_out, _outputs(variant, case)):
-            raise Hint(message)
-    raise Hint(
-        f"your block has the right layers and {given:,} parameters, but with the package's weights copied "
-        f"in its outputs differ for {_case_text(case)}. Check the order: 3x3 convolution with its ReLU, "
-        "num_convs times, then one 2x2 max-pooling."
+    reference = randomised(_reference_block(case))
+    match = compare_built(
+        student, reference, probe(case[0], seed=4), expected_shape=expected_shape,
+        shape_hint=lambda given_shape: _shape_hint(case, given_shape),
+        count_hint=lambda given, _: _count_hint(case, given, reference),
+        copy=_copy,
+        layers_differ=lambda given: (f"your block has the right number of parameters ({given:,}) but not the "
+                                     "same layers: " + "; ".join(_layer_text(layer) for layer in _weighted(reference))
+                                     + "."),
+        mistakes=[(functools.partial(_reference_block, case, mistake), message)
+                  for mistake, message in _OUTPUT_MISTAKES],
+        outputs_differ=lambda given: (
+            f"your block has the right layers and {given:,} parameters, but with the package's weights copied "
+            f"in its outputs differ for {_case_text(case)}. Check the order: 3x3 convolution with its ReLU, "
+            "num_convs times, then one 2x2 max-pooling."),
+        tolerance=_OUTPUT_TOLERANCE,
     )
+    return f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {match.params:,} parameters, {match.outputs_text}"
 
 
 @exercise_check

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from cv_textbook.exercises._feedback import (
     Hint,
     a_function,
+    built_model,
+    compare_built,
     correct,
     describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
-    results_of,
+    probe,
+    randomised,
+    trainable_params,
     whole_number,
 )
 
@@ -226,11 +228,6 @@ def _case_text(case) -> str:
 
 def _student_model(build, case):
     """The student's module for one case, as a model; FillIn or Hint when it cannot be built."""
-    import keras
-
-    input_shape, _ = case
-    inputs = keras.Input(shape=input_shape, name="x")
-    fill_in = "your function still returns None: build the module and return its output tensor."
 
     def on_error(_, error):
         text = str(error)
@@ -243,15 +240,12 @@ def _student_model(build, case):
                     "module concatenates them along the channels (layers.Concatenate()).")
         return f"building your module for {_case_text(case)} raised {describe_error(error)}."
 
-    (output,) = results_of(build, [(inputs, _case_widths(case))], fill_in=fill_in, on_error=on_error)
-    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
-        raise Hint("return the module's output tensor (what layers.Concatenate() returned), not "
-                   f"{describe(output)}.")
-    try:
-        return keras.Model(inputs, output)
-    except Exception as error:  # an output not computed from x
-        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
-                   "build every branch on x, the argument your function receives.") from None
+    return built_model(
+        build, case[0], (_case_widths(case),), on_error=on_error,
+        fill_in="your function still returns None: build the module and return its output tensor.",
+        returned="the module's output tensor (what layers.Concatenate() returned)",
+        build_on="build every branch on x, the argument your function receives.",
+    )
 
 
 def _reference_module(case, mistake: str | None = None):
@@ -320,48 +314,13 @@ def _copy_by_shape(source, target) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=None)
-def _fixed_input(case) -> np.ndarray:
-    return np.random.default_rng(5).standard_normal((2, *case[0])).astype("float32")
-
-
-def _randomised(model, seed: int = 0):
-    """Random kernels and biases, so that every layer shows in the outputs."""
-    import keras
-
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            kernel, bias = layer.get_weights()
-            fan_in = int(np.prod(kernel.shape[:-1]))
-            layer.set_weights([(rng.standard_normal(kernel.shape) * np.sqrt(2.0 / fan_in)).astype("float32"),
-                               rng.uniform(-0.5, 0.5, bias.shape).astype("float32")])
-    return model
-
-
-def _outputs(model, case) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
-
-
-def _agree(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
-
-
-def _trainable(model) -> int:
-    from cv_textbook import analysis
-
-    return analysis.count_params(model)["trainable"]
-
-
 def _count_hint(case, given: int) -> str:
     """A hint for a module whose parameters differ from the package's."""
     from cv_textbook import analysis
 
     channels = case[0][2]
     ones, reduce3, threes, reduce5, fives, pool_proj = _case_widths(case)
-    expected = _trainable(_module_model(case[1], case[0], _CLASSROOM_DIVISOR))
+    expected = trainable_params(_module_model(case[1], case[0], _CLASSROOM_DIVISOR))
     reduction3 = analysis.conv_params(1, channels, reduce3)
     reduction5 = analysis.conv_params(1, channels, reduce5)
     conv3, conv5 = analysis.conv_params(3, reduce3, threes), analysis.conv_params(5, reduce5, fives)
@@ -396,44 +355,47 @@ def _count_hint(case, given: int) -> str:
     )
 
 
+def _shape_hint(case, given_shape, expected_shape) -> str:
+    input_shape = case[0]
+    ones, _, threes, _, fives, pool_proj = _case_widths(case)
+    return first_match(given_shape, [
+        ((*input_shape[:2], ones + threes + fives + input_shape[2]),
+         "your pooling branch passes the input's channels on: add its 1x1 projection with "
+         f"pool_proj = {pool_proj} filters after the max-pooling."),
+        ((*input_shape[:2], ones + threes + fives),
+         "your output misses the pooling branch: 3x3 max-pooling (stride 1, 'same'), then a 1x1 "
+         "convolution with pool_proj filters, concatenated last."),
+        (lambda s: len(s) == 3 and s[:2] != input_shape[:2],
+         f"your module outputs {given_shape[0]}x{given_shape[1]} maps: every branch must keep the "
+         f"input's {input_shape[0]}x{input_shape[1]} (padding='same'; the max-pooling with strides=1)."),
+    ]) or f"for {_case_text(case)} the module must output {expected_shape}, yours gives {given_shape}."
+
+
 def _check_case(build, case) -> str:
     """Build one case and compare it with the reference; a summary of the case if it matches."""
     student = _student_model(build, case)
     input_shape, module = case
-    widths = _case_widths(case)
-    ones, _, threes, _, fives, pool_proj = widths
-    expected_shape = (input_shape[0], input_shape[1], _depth_of(widths))
-    given_shape = tuple(student.output.shape[1:])
-    if given_shape != expected_shape:
-        raise Hint(first_match(given_shape, [
-            ((*input_shape[:2], ones + threes + fives + input_shape[2]),
-             "your pooling branch passes the input's channels on: add its 1x1 projection with "
-             f"pool_proj = {pool_proj} filters after the max-pooling."),
-            ((*input_shape[:2], ones + threes + fives),
-             "your output misses the pooling branch: 3x3 max-pooling (stride 1, 'same'), then a 1x1 "
-             "convolution with pool_proj filters, concatenated last."),
-            (lambda s: len(s) == 3 and s[:2] != input_shape[:2],
-             f"your module outputs {given_shape[0]}x{given_shape[1]} maps: every branch must keep the "
-             f"input's {input_shape[0]}x{input_shape[1]} (padding='same'; the max-pooling with strides=1)."),
-        ]) or f"for {_case_text(case)} the module must output {expected_shape}, yours gives {given_shape}.")
-    reference = _randomised(_module_model(module, input_shape, _CLASSROOM_DIVISOR))
-    given, expected = _trainable(student), _trainable(reference)
-    if given != expected:
-        raise Hint(_count_hint(case, given))
-    if not _copy_by_shape(reference, student):
-        raise Hint(f"your module has the right number of parameters ({given:,}) but not the same "
-                   "convolutions: 1x1 (n1x1); 1x1 (n3x3_reduce) then 3x3 (n3x3); 1x1 (n5x5_reduce) then 5x5 "
-                   "(n5x5); 1x1 (pool_proj) after the pooling.")
-    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
-    if _agree(student_out, reference_out):
-        return f"{module}: {'x'.join(map(str, input_shape))} -> {'x'.join(map(str, expected_shape))}, {expected:,} parameters"
-    for mistake, message in _OUTPUT_MISTAKES:
-        variant = _reference_module(case, mistake)
-        if _copy_by_shape(reference, variant) and _agree(student_out, _outputs(variant, case)):
-            raise Hint(message)
-    raise Hint(f"your module has the right convolutions and {given:,} parameters, but with the package's "
-               f"weights copied in its outputs differ for {_case_text(case)}. Check each branch: "
-               "convolution then ReLU; the pooling branch max-pools first, then projects.")
+    expected_shape = (input_shape[0], input_shape[1], _depth_of(_case_widths(case)))
+    match = compare_built(
+        student, randomised(_module_model(module, input_shape, _CLASSROOM_DIVISOR)), probe(input_shape, seed=5),
+        expected_shape=expected_shape,
+        shape_hint=lambda given_shape: _shape_hint(case, given_shape, expected_shape),
+        count_hint=lambda given, _: _count_hint(case, given),
+        copy=_copy_by_shape,
+        layers_differ=lambda given: (
+            f"your module has the right number of parameters ({given:,}) but not the same "
+            "convolutions: 1x1 (n1x1); 1x1 (n3x3_reduce) then 3x3 (n3x3); 1x1 (n5x5_reduce) then 5x5 "
+            "(n5x5); 1x1 (pool_proj) after the pooling."),
+        mistakes=[(functools.partial(_reference_module, case, mistake), message)
+                  for mistake, message in _OUTPUT_MISTAKES],
+        outputs_differ=lambda given: (
+            f"your module has the right convolutions and {given:,} parameters, but with the package's "
+            f"weights copied in its outputs differ for {_case_text(case)}. Check each branch: "
+            "convolution then ReLU; the pooling branch max-pools first, then projects."),
+        tolerance=_OUTPUT_TOLERANCE,
+    )
+    return (f"{module}: {'x'.join(map(str, input_shape))} -> {'x'.join(map(str, expected_shape))}, "
+            f"{match.params:,} parameters")
 
 
 @exercise_check

@@ -26,18 +26,21 @@ import re
 import numpy as np
 
 from cv_textbook.exercises._feedback import (
-    Hint,
     a_function,
     as_whole_number,
+    built_model,
+    compare_built,
     correct,
-    describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
+    probe,
+    randomised,
     results_of,
     shape,
     shape_mistakes,
+    trainable_params,
     whole_number,
 )
 
@@ -116,12 +119,6 @@ def _block_model(option: str = "B", use_bias: bool = False, stride: int = BLOCK_
 
 def _output_shape(model) -> tuple:
     return tuple(int(d) for d in model.output.shape[1:])
-
-
-def _trainable(model) -> int:
-    from cv_textbook import analysis
-
-    return analysis.count_params(model)["trainable"]
 
 
 def _total(model) -> int:
@@ -214,7 +211,7 @@ def check_block_params(answer) -> bool:
 
     given = whole_number(answer, fill_in="replace None by a number: the block's trainable parameters.")
     block_b = _block_model("B")
-    expected = _trainable(block_b)
+    expected = trainable_params(block_b)
     c_in, c_out = BLOCK_INPUT[2], BLOCK_FILTERS
     conv1 = analysis.conv_params(3, c_in, c_out, use_bias=False)
     conv2 = analysis.conv_params(3, c_out, c_out, use_bias=False)
@@ -225,12 +222,12 @@ def check_block_params(answer) -> bool:
             f"convolutions {conv1:,} + {conv2:,} (3x3x{c_in}x{c_out} and 3x3x{c_out}x{c_out}), "
             f"projection {projection:,} (1x1x{c_in}x{c_out}), and gamma and beta for each of the "
             f"three BatchNormalizations ({bn}): {expected:,}. The projection costs "
-            f"{expected - _trainable(_block_model('A')):,} of them; option A's zero-padding "
+            f"{expected - trainable_params(_block_model('A')):,} of them; option A's zero-padding "
             "shortcut would cost nothing."
         )
     mistakes = [
         (
-            _trainable(_block_model("A")),
+            trainable_params(_block_model("A")),
             "that is the block without a projection (option A's zero-padding shortcut has no "
             f"weights). Option B adds a 1x1 convolution from {c_in} to {c_out} channels and its "
             "BatchNormalization.",
@@ -242,7 +239,7 @@ def check_block_params(answer) -> bool:
             "only gamma and beta.",
         ),
         (
-            _trainable(_block_model("B", use_bias=True)),
+            trainable_params(_block_model("B", use_bias=True)),
             "the CIFAR ResNets' convolutions have no bias (BatchNormalization's beta right after "
             "them does that job). Leave the biases out.",
         ),
@@ -346,23 +343,15 @@ def _build_error_hint(case, error) -> str:
 
 def _student_model(build, case):
     """The student's block for one case, as a model; FillIn or Hint when it cannot be built."""
-    import keras
-
     input_shape, filters, stride = case
-    inputs = keras.Input(shape=input_shape, name="x")
-    fill_in = "your function still returns None: build the block and return its output tensor."
-    (output,) = results_of(build, [(inputs, filters, stride)], fill_in=fill_in,
-                           on_error=lambda _, error: _build_error_hint(case, error))
-    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
-        raise Hint(
-            "return the block's output tensor (what the last layer returned, e.g. "
-            f"`return layers.Activation('relu')(h)`), not {describe(output)}."
-        )
-    try:
-        return keras.Model(inputs, output)
-    except Exception as error:  # an output not computed from x
-        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
-                   "build every layer on x, starting from the argument your function receives.") from None
+    return built_model(
+        build, input_shape, (filters, stride),
+        fill_in="your function still returns None: build the block and return its output tensor.",
+        on_error=lambda _, error: _build_error_hint(case, error),
+        returned="the block's output tensor (what the last layer returned, e.g. "
+                 "`return layers.Activation('relu')(h)`)",
+        build_on="build every layer on x, starting from the argument your function receives.",
+    )
 
 
 def _reference_block(case, mistake: str | None = None):
@@ -476,48 +465,12 @@ def _epsilons(model) -> set:
     return {layer.epsilon for layer in model.layers if hasattr(layer, "epsilon")}
 
 
-@functools.lru_cache(maxsize=None)
-def _fixed_input(case) -> np.ndarray:
-    input_shape = case[0]
-    return np.random.default_rng(6).standard_normal((2, *input_shape)).astype("float32")
-
-
-def _randomised(model, seed: int = 0):
-    """Random weights everywhere, BatchNormalization's statistics too, so that every layer shows in
-    the outputs (a fresh BatchNormalization is almost the identity)."""
-    rng = np.random.default_rng(seed)
-    for layer in _weighted_by_role(model):
-        values = []
-        for weight in layer.weights:
-            shape_ = tuple(weight.shape)
-            if "variance" in weight.path:
-                values.append(rng.uniform(0.5, 2.0, shape_))
-            elif "kernel" in weight.path:
-                fan_in = int(np.prod(shape_[:-1]))
-                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / fan_in))
-            else:  # gamma, beta, moving mean
-                values.append(rng.uniform(0.5, 1.5, shape_) if "gamma" in weight.path else
-                              rng.uniform(-0.5, 0.5, shape_))
-        layer.set_weights([v.astype("float32") for v in values])
-    return model
-
-
-def _outputs(model, case) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
-
-
-def _agree(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
-
-
 def _count_hint(case, given: int, reference_model) -> str:
     """A hint for a block whose trainable parameters differ from the package's block."""
     from cv_textbook import analysis
 
     (_, _, channels), filters, stride = case
-    expected = _trainable(reference_model)
+    expected = trainable_params(reference_model)
     reshapes = stride != 1 or channels != filters
     projection = analysis.conv_params(1, channels, filters, use_bias=False)
     mistakes = [
@@ -546,49 +499,45 @@ def _count_hint(case, given: int, reference_model) -> str:
     )
 
 
+def _shape_hint(case, given_shape) -> str:
+    (height, width, channels), filters, stride = case
+    return first_match(given_shape, [
+        ((height, width, filters),
+         f"for {_case_text(case)} your block outputs {_fmt(given_shape)}: the stride {stride} "
+         "is missing (the first 3x3 convolution and the projection both have it)."),
+        ((height // (stride * stride), width // (stride * stride), filters),
+         "only the first 3x3 convolution (and the projection) has the stride; the second keeps "
+         "the size."),
+    ]) or (f"for {_case_text(case)} the block must output {_fmt(_expected_shape(case))}, yours gives "
+           f"{_fmt(given_shape)}.")
+
+
 def _check_case(build, case) -> tuple[str, set]:
     """Build one case and compare it with the reference. If it matches: a summary of the case and
     the student's BatchNormalization epsilons that differ from the package's."""
     student = _student_model(build, case)
-    expected_shape = _expected_shape(case)
-    given_shape = tuple(student.output.shape[1:])
-    (height, width, channels), filters, stride = case
-    if given_shape != expected_shape:
-        raise Hint(first_match(given_shape, [
-            ((height, width, filters),
-             f"for {_case_text(case)} your block outputs {_fmt(given_shape)}: the stride {stride} "
-             "is missing (the first 3x3 convolution and the projection both have it)."),
-            ((height // (stride * stride), width // (stride * stride), filters),
-             "only the first 3x3 convolution (and the projection) has the stride; the second keeps "
-             "the size."),
-        ]) or f"for {_case_text(case)} the block must output {_fmt(expected_shape)}, yours gives "
-              f"{_fmt(given_shape)}.")
-    reference = _randomised(_reference_block(case))
-    given, expected = _trainable(student), _trainable(reference)
-    if given != expected:
-        raise Hint(_count_hint(case, given, reference))
-    epsilons = _epsilons(student)
-    if not _copy_by_role(reference, student):
-        raise Hint(
+    epsilons = _epsilons(student)  # before the comparison copies the package's into it
+    reference = _reference_block(case)
+    reference = randomised(reference, layers=_weighted_by_role(reference))
+    match = compare_built(
+        student, reference, probe(case[0], seed=6), expected_shape=_expected_shape(case),
+        shape_hint=lambda given_shape: _shape_hint(case, given_shape),
+        count_hint=lambda given, _: _count_hint(case, given, reference),
+        copy=_copy_by_role,
+        layers_differ=lambda given: (
             f"your block has the right number of parameters ({given:,}) but not the same layers: "
             + "; ".join(_layer_text(layer) for layer in _weighted_by_role(reference))
-            + ". Each convolution is followed by its BatchNormalization."
-        )
-    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
-    if _agree(student_out, reference_out):
-        difference = float(np.abs(student_out - reference_out).max())
-        same = "the same outputs" if difference == 0 else f"outputs within {difference:.1e}"
-        return (f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {expected:,} trainable parameters, {same}",
-                epsilons - _epsilons(reference))
-    for mistake, message in _OUTPUT_MISTAKES:
-        variant = _reference_block(case, mistake)
-        if _copy_by_role(reference, variant) and _agree(student_out, _outputs(variant, case)):
-            raise Hint(message)
-    raise Hint(
-        f"your block has the right layers and {given:,} parameters, but with the package's weights "
-        f"copied in its outputs differ for {_case_text(case)}. Check the order: conv, BN, ReLU, "
-        "conv, BN; add the shortcut; ReLU."
+            + ". Each convolution is followed by its BatchNormalization."),
+        mistakes=[(functools.partial(_reference_block, case, mistake), message)
+                  for mistake, message in _OUTPUT_MISTAKES],
+        outputs_differ=lambda given: (
+            f"your block has the right layers and {given:,} parameters, but with the package's weights "
+            f"copied in its outputs differ for {_case_text(case)}. Check the order: conv, BN, ReLU, "
+            "conv, BN; add the shortcut; ReLU."),
+        tolerance=_OUTPUT_TOLERANCE,
     )
+    return (f"{_fmt(case[0])} -> {_fmt(_expected_shape(case))}, {match.params:,} trainable parameters, "
+            f"{match.outputs_text}", epsilons - _epsilons(reference))
 
 
 @exercise_check

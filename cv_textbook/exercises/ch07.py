@@ -8,6 +8,10 @@
   compares its trainable parameters with ``cv_textbook.models.densenet.dense_layer``, copies the
   reference layer's weights into it and compares the outputs on a fixed input; a typical mistake
   gets its own hint.
+* ``check_bc_channels(answer)`` - DenseNet-BC (L = 100, k = 12, θ = 0.5) for CIFAR: the channels
+  that enter the second and the third dense block and that reach the classifier, as a tuple; hints
+  for no compression, compressing after the last block too, the block's input left out, a stem of
+  k maps, the 1x1 convolution's 4k maps counted as growth, n = (L - 4) / 3.
 
 The references are computed by building the package's blocks and counting, never typed in.
 """
@@ -16,18 +20,21 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from cv_textbook.exercises._feedback import (
+    FillIn,
     Hint,
     a_function,
+    built_model,
+    compare_built,
     correct,
     describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
-    results_of,
+    is_placeholder,
+    probe,
+    randomised,
     whole_number,
 )
 
@@ -35,12 +42,17 @@ from cv_textbook.exercises._feedback import (
 # this module stays free of Keras and TensorFlow.
 
 __all__ = [
+    "BC_COMPRESSION",
+    "BC_DEPTH",
+    "BC_GROWTH_RATE",
+    "BC_QUESTION",
     "BLOCK_CHANNELS_QUESTION",
     "BLOCK_INPUT_CHANNELS",
     "BLOCK_LAYERS",
     "BUILD_CASES",
     "DENSE_LAYER_QUESTION",
     "GROWTH_RATE",
+    "check_bc_channels",
     "check_block_channels",
     "check_dense_layer",
 ]
@@ -62,6 +74,17 @@ DENSE_LAYER_QUESTION = (
     "BatchNormalization, ReLU, 3x3 Conv2D with growth_rate filters and padding='same'; convolutions "
     "without bias. Output: the input x followed by the new maps, concatenated along the channels "
     "(x first). Return the output tensor."
+)
+
+# Exercise 3: DenseNet-BC (L = 100, k = 12) for CIFAR, the first row of the paper's Table 2.
+BC_DEPTH, BC_GROWTH_RATE, BC_COMPRESSION = 100, 12, 0.5
+BC_QUESTION = (
+    f"DenseNet-BC with L = {BC_DEPTH} and k = {BC_GROWTH_RATE} for CIFAR starts with a 3x3 convolution of "
+    f"2k = {2 * BC_GROWTH_RATE} maps, then three dense blocks of n = (L - 4) / 6 = {(BC_DEPTH - 4) // 6} "
+    f"dense layers each, with a transition (compression theta = {BC_COMPRESSION}: floor(theta * C) maps) "
+    "after the first two blocks; the third block's maps go to the final BN, ReLU, pooling and classifier. "
+    "How many channels enter the second dense block, the third dense block and the final BN? Answer with "
+    "a tuple of three whole numbers."
 )
 
 # (input shape, growth rate): the first layer of densenet_classroom, and a smaller one with another k
@@ -180,48 +203,6 @@ _OUTPUT_MISTAKES = (
 )
 
 
-def _randomised(model, seed: int = 0):
-    """Random weights everywhere, BatchNormalization's statistics too, so that every layer shows in
-    the outputs (a fresh BatchNormalization is almost the identity)."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        values = []
-        for weight in layer.weights:
-            shape_ = tuple(weight.shape)
-            if "variance" in weight.path:
-                values.append(rng.uniform(0.5, 2.0, shape_))
-            elif "kernel" in weight.path:
-                values.append(rng.standard_normal(shape_) * np.sqrt(2.0 / int(np.prod(shape_[:-1]))))
-            elif "gamma" in weight.path:
-                values.append(rng.uniform(0.5, 1.5, shape_))
-            else:  # beta, moving mean
-                values.append(rng.uniform(-0.5, 0.5, shape_))
-        if values:
-            layer.set_weights([v.astype("float32") for v in values])
-    return model
-
-
-@functools.lru_cache(maxsize=None)
-def _fixed_input(case) -> np.ndarray:
-    return np.random.default_rng(7).standard_normal((2, *case[0])).astype("float32")
-
-
-def _outputs(model, case) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
-
-
-def _agree(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
-
-
-def _trainable(model) -> int:
-    from cv_textbook import analysis
-
-    return analysis.count_params(model)["trainable"]
-
-
 def _copy(source, target) -> bool:
     """Copy ``source``'s weights (and BatchNormalization epsilons) into ``target`` with
     ``models.transfer_weights``; False when the two do not hold the same kinds of layers."""
@@ -251,22 +232,14 @@ def _build_error_hint(case, error) -> str:
 
 def _student_model(build, case):
     """The student's layer for one case, as a model; FillIn or Hint when it cannot be built."""
-    import keras
-
     input_shape, k = case
-    inputs = keras.Input(shape=input_shape, name="x")
-    fill_in = "your function still returns None: build the dense layer and return its output tensor."
-    (output,) = results_of(build, [(inputs, k)], fill_in=fill_in,
-                           on_error=lambda _, error: _build_error_hint(case, error))
-    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
-        raise Hint(
-            "return the layer's output tensor (what Concatenate returned), not " f"{describe(output)}."
-        )
-    try:
-        return keras.Model(inputs, output)
-    except Exception as error:  # an output not computed from x
-        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
-                   "build every layer on the x your function receives.") from None
+    return built_model(
+        build, input_shape, (k,),
+        fill_in="your function still returns None: build the dense layer and return its output tensor.",
+        on_error=lambda _, error: _build_error_hint(case, error),
+        returned="the layer's output tensor (what Concatenate returned)",
+        build_on="build every layer on the x your function receives.",
+    )
 
 
 def _count_hint(case, given: int, expected: int) -> str:
@@ -296,48 +269,48 @@ def _count_hint(case, given: int, expected: int) -> str:
     )
 
 
+def _shape_hint(case, given_shape) -> str:
+    (height, width, channels), k = case
+    return first_match(given_shape, [
+        ((height, width, k),
+         f"your layer outputs only the {k} new maps. A dense layer keeps its input: concatenate x "
+         "and the new maps, layers.Concatenate()([x, new])."),
+        ((height, width, channels + 4 * k),
+         f"you concatenated the 1x1 convolution's {4 * k} maps; the layer adds the 3x3 "
+         f"convolution's growth_rate = {k} maps."),
+        ((height, width, channels),
+         "your layer outputs as many maps as it receives. It must add growth_rate new maps to them "
+         "by concatenation (an addition would keep the count: that is ResNet)."),
+    ]) or (f"for {_case_text(case)} the layer must output {_fmt(_expected_shape(case))}, yours gives "
+           f"{_fmt(given_shape)}.")
+
+
+def _expected_shape(case) -> tuple:
+    (height, width, channels), k = case
+    return (height, width, channels + k)
+
+
 def _check_case(build, case) -> str:
     student = _student_model(build, case)
-    (height, width, channels), k = case
-    expected_shape = (height, width, channels + k)
-    given_shape = tuple(student.output.shape[1:])
-    if given_shape != expected_shape:
-        raise Hint(first_match(given_shape, [
-            ((height, width, k),
-             f"your layer outputs only the {k} new maps. A dense layer keeps its input: concatenate x "
-             "and the new maps, layers.Concatenate()([x, new])."),
-            ((height, width, channels + 4 * k),
-             f"you concatenated the 1x1 convolution's {4 * k} maps; the layer adds the 3x3 "
-             f"convolution's growth_rate = {k} maps."),
-            ((height, width, channels),
-             "your layer outputs as many maps as it receives. It must add growth_rate new maps to them "
-             "by concatenation (an addition would keep the count: that is ResNet)."),
-        ]) or f"for {_case_text(case)} the layer must output {_fmt(expected_shape)}, yours gives "
-              f"{_fmt(given_shape)}.")
-    reference = _randomised(_reference_layer(case))
-    given, expected = _trainable(student), _trainable(reference)
-    if given != expected:
-        raise Hint(_count_hint(case, given, expected))
-    if not _copy(reference, student):
-        raise Hint(
+    match = compare_built(
+        student, randomised(_reference_layer(case)), probe(case[0], seed=7), expected_shape=_expected_shape(case),
+        shape_hint=lambda given_shape: _shape_hint(case, given_shape),
+        count_hint=lambda given, expected: _count_hint(case, given, expected),
+        copy=_copy,
+        layers_differ=lambda given: (
             f"your layer has the right number of parameters ({given:,}) but not the same layers in the "
             "same order: BatchNormalization, ReLU, 1x1 Conv2D, BatchNormalization, ReLU, 3x3 Conv2D, "
-            "Concatenate."
-        )
-    student_out, reference_out = _outputs(student, case), _outputs(reference, case)
-    if _agree(student_out, reference_out):
-        difference = float(np.abs(student_out - reference_out).max())
-        same = "the same outputs" if difference == 0 else f"outputs within {difference:.1e}"
-        return f"{_fmt(case[0])} -> {_fmt(expected_shape)}, {expected:,} trainable parameters, {same}"
-    for mistake, message in _OUTPUT_MISTAKES:
-        variant = _reference_layer(case, mistake)
-        if _copy(reference, variant) and _agree(student_out, _outputs(variant, case)):
-            raise Hint(message)
-    raise Hint(
-        f"your layer has the right layers and {given:,} parameters, but with the package's weights "
-        f"copied in its outputs differ for {_case_text(case)}. Check the order: BN, ReLU, 1x1 conv, "
-        "BN, ReLU, 3x3 conv; then concatenate x and the new maps."
+            "Concatenate."),
+        mistakes=[(functools.partial(_reference_layer, case, mistake), message)
+                  for mistake, message in _OUTPUT_MISTAKES],
+        outputs_differ=lambda given: (
+            f"your layer has the right layers and {given:,} parameters, but with the package's weights "
+            f"copied in its outputs differ for {_case_text(case)}. Check the order: BN, ReLU, 1x1 conv, "
+            "BN, ReLU, 3x3 conv; then concatenate x and the new maps."),
+        tolerance=_OUTPUT_TOLERANCE,
     )
+    return (f"{_fmt(case[0])} -> {_fmt(_expected_shape(case))}, {match.params:,} trainable parameters, "
+            f"{match.outputs_text}")
 
 
 @exercise_check
@@ -350,4 +323,80 @@ def check_dense_layer(build) -> bool:
         "with the weights of cv_textbook.models.densenet.dense_layer copied in, your layer computes what "
         f"the package's does ({'; '.join(summaries)}). Its output keeps all of x and adds growth_rate "
         "maps: stack such layers and you have a dense block."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: the channels through DenseNet-BC's blocks and transitions
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _bc_channels(depth: int = BC_DEPTH, growth_rate: int = BC_GROWTH_RATE,
+                 compression: float = BC_COMPRESSION) -> tuple[int, int, int]:
+    """(into block 2, into block 3, into the final BN), read off the package's DenseNet-BC."""
+    from cv_textbook.models import densenet
+
+    model = densenet.densenet_bc(depth, growth_rate, compression, input_shape=(32, 32, 3))
+    found = tuple(int(model.get_layer(name).output.shape[-1]) for name in ("pool2_pool", "pool3_pool"))
+    return (*found, int(model.get_layer("bn").input.shape[-1]))
+
+
+def _bc_by_rule(stem: int, layers: int, growth: int, compression: float, compress_last=False) -> tuple:
+    """The three channel counts of a mistaken rule, for the hints."""
+    into = []
+    channels = stem
+    for block in range(3):
+        channels += layers * growth
+        if block < 2 or compress_last:
+            channels = int(channels * compression)
+        into.append(channels)
+    return tuple(into)
+
+
+@exercise_check
+def check_bc_channels(answer) -> bool:
+    """Check (into block 2, into block 3, into the final BN) for DenseNet-BC with L = 100, k = 12."""
+    fill = "replace None by a tuple of three whole numbers: the channels into block 2, block 3 and the final BN."
+    if is_placeholder(answer):
+        raise FillIn(fill)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 3:
+        raise Hint(f"answer with a tuple of three whole numbers, got {describe(answer)}.")
+    given = tuple(whole_number(value, fill_in=fill, expected="three whole numbers") for value in answer)
+    expected = _bc_channels()
+    k, n, theta = BC_GROWTH_RATE, (BC_DEPTH - 4) // 6, BC_COMPRESSION
+    stem = 2 * k
+    if given == expected:
+        first, second, last = expected
+        return correct(
+            f"block 1: {stem} + {n}·{k} = {stem + n * k}, the transition keeps {theta:g} of them: {first}; "
+            f"block 2: {first} + {n * k} = {first + n * k} -> {second}; block 3: {second} + {n * k} = {last}, "
+            f"which the final BN receives uncompressed. Without compression the classifier would see "
+            f"{stem + 3 * n * k} maps: each transition halves what has accumulated (a 1x1 convolution to half as "
+            "many maps), so that every block starts small again."
+        )
+    mistakes = [
+        (_bc_by_rule(stem, n, k, 1.0),
+         f"no compression in your count: in DenseNet-BC (the C) each transition keeps floor({theta:g} x C) "
+         "of its C maps."),
+        (_bc_by_rule(stem, n, k, theta, compress_last=True),
+         "the third block has no transition after it: its maps go to the final BN uncompressed."),
+        (_bc_by_rule(0, n, k, theta),
+         f"the first block's output also holds its input, the first convolution's {stem} maps "
+         "(concatenation keeps everything)."),
+        (_bc_by_rule(k, n, k, theta),
+         f"the first convolution makes 2k = {stem} maps, not k."),
+        (_bc_by_rule(stem, n, 4 * k, theta),
+         f"each layer adds k = {k} maps (its 3x3 convolution); the 1x1 convolution's 4k = {4 * k} stay inside "
+         "the layer."),
+        (_bc_by_rule(stem, (BC_DEPTH - 4) // 3, k, theta),
+         f"a bottleneck layer has two convolutions, so n = (L - 4) / 6 = {n}, not (L - 4) / 3."),
+        (lambda values: values[0] == expected[0] and values[1] != expected[1],
+         f"the second block starts from {expected[0]} maps (right) and adds {n}·{k}; then the transition "
+         "halves them."),
+    ]
+    return hint(
+        first_match(given, mistakes)
+        or f"follow the channels: {stem} from the first convolution, + n·k = {n * k} per block, x {theta:g} "
+        "after blocks 1 and 2 (rounded down)."
     )

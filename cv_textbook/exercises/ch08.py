@@ -10,9 +10,15 @@
   reference block's weights into it and compares the outputs on a fixed input; the typical
   mistakes (no biases, no reduction, max pooling, swapped or wrong activations, adding instead of
   scaling, returning the weights instead of the scaled map) each get their own hint.
+* ``check_se_overhead(answer)`` - the multiply-accumulates one SE block adds to a bottleneck block
+  of SE-ResNet-50's last stage (conv5_block2: a 7x7x2048 map, bottleneck width 512, r = 16), in
+  percent of the block's own; hints for Dense layers counted at every position (or convolutions at
+  one), one Dense layer only, no reduction, the 3x3 kernel counted as 1x1, a projection the block
+  does not have, the squeeze and scale counted, a fraction given for a percentage.
 
 The references are computed by building ``blocks.squeeze_excite`` (the block of
-``models.build("se_resnet20")``) and counting, never typed in.
+``models.build("se_resnet20")``) or ``resnet.bottleneck_block`` with ``se_ratio`` (the block of
+``models.build("se_resnet50")``) and counting, never typed in.
 """
 
 from __future__ import annotations
@@ -23,15 +29,18 @@ import re
 import numpy as np
 
 from cv_textbook.exercises._feedback import (
-    Hint,
     a_function,
+    built_model,
+    compare_built,
+    copy_layers,
     correct,
-    describe,
     describe_error,
     exercise_check,
     first_match,
     hint,
-    results_of,
+    randomised,
+    real_number,
+    trainable_params,
     whole_number,
 )
 
@@ -41,10 +50,13 @@ from cv_textbook.exercises._feedback import (
 __all__ = [
     "BUILD_CASES",
     "BUILD_QUESTION",
+    "OVERHEAD_BLOCK",
+    "OVERHEAD_QUESTION",
     "PARAMS_CHANNELS",
     "PARAMS_QUESTION",
     "PARAMS_RATIO",
     "check_se_block",
+    "check_se_overhead",
     "check_se_params",
 ]
 
@@ -66,6 +78,24 @@ BUILD_QUESTION = (
     "which has the shape of x."
 )
 
+# Exercise 3: (name, map side, channels, bottleneck width) of a bottleneck block of SE-ResNet-50 at
+# 224x224 that is not the first of its stage (stride 1, identity shortcut): conv5_block2 (He et al.
+# 2016, Table 1: conv5_x, 7x7 maps, [1x1 512, 3x3 512, 1x1 2048]); conv2_block2 is the comparison
+# the correct answer shows (conv2_x, 56x56 maps, [1x1 64, 3x3 64, 1x1 256]).
+OVERHEAD_BLOCK = ("conv5_block2", 7, 2048, 512)
+_OVERHEAD_FIRST_STAGE = ("conv2_block2", 56, 256, 64)
+OVERHEAD_RATIO = 16
+
+OVERHEAD_QUESTION = (
+    f"SE-ResNet-50's block {OVERHEAD_BLOCK[0]} (last stage, not its first block: stride 1, no projection) "
+    f"takes a {OVERHEAD_BLOCK[1]}x{OVERHEAD_BLOCK[1]}x{OVERHEAD_BLOCK[2]} map: 1x1 conv {OVERHEAD_BLOCK[2]} -> "
+    f"{OVERHEAD_BLOCK[3]}, 3x3 conv {OVERHEAD_BLOCK[3]} -> {OVERHEAD_BLOCK[3]}, 1x1 conv {OVERHEAD_BLOCK[3]} -> "
+    f"{OVERHEAD_BLOCK[2]}, then an SE block with r = {OVERHEAD_RATIO}. Count multiply-accumulates as "
+    "analysis.count_macs does (convolutions and Dense layers; pooling, scaling, biases and BatchNormalization "
+    "are free). How many percent of the residual block's MACs does its SE block add? Answer in percent "
+    "(e.g. 1.5 for 1.5 %)."
+)
+
 
 # ---------------------------------------------------------------------------
 # Exercise 1: the block's parameters
@@ -83,18 +113,12 @@ def _reference_model(input_shape: tuple, ratio: int):
     return keras.Model(inputs, blocks.squeeze_excite(inputs, ratio, name="se"))
 
 
-def _trainable(model) -> int:
-    from cv_textbook import analysis
-
-    return analysis.count_params(model)["trainable"]
-
-
 @exercise_check
 def check_se_params(answer) -> bool:
     """Check the trainable parameters of an SE block with C = 256 and r = 16."""
     given = whole_number(answer, fill_in="replace None by a number: the SE block's trainable parameters.")
     channels, ratio = PARAMS_CHANNELS, PARAMS_RATIO
-    expected = _trainable(_reference_model((8, 8, channels), ratio))
+    expected = trainable_params(_reference_model((8, 8, channels), ratio))
     hidden = channels // ratio
     weights = 2 * channels * hidden
     if given == expected:
@@ -200,26 +224,7 @@ def _dense_layers(model) -> list:
 
 def _copy_dense(source, target) -> bool:
     """Copy the two Dense layers' weights in graph order; False when their shapes differ."""
-    sources, targets = _dense_layers(source), _dense_layers(target)
-    if len(sources) != len(targets) or any(
-        [tuple(w.shape) for w in a.weights] != [tuple(w.shape) for w in b.weights] for a, b in zip(sources, targets)
-    ):
-        return False
-    for a, b in zip(sources, targets):
-        b.set_weights(a.get_weights())
-    return True
-
-
-def _randomised(model, seed: int = 0):
-    """Random kernels and biases, so that the hidden units are neither all dead nor all equal."""
-    rng = np.random.default_rng(seed)
-    for layer in _dense_layers(model):
-        kernel, bias = layer.get_weights()
-        layer.set_weights([
-            (rng.standard_normal(kernel.shape) * np.sqrt(2.0 / kernel.shape[0])).astype("float32"),
-            rng.uniform(-0.5, 0.5, bias.shape).astype("float32"),
-        ])
-    return model
+    return copy_layers(_dense_layers(source), _dense_layers(target))
 
 
 @functools.lru_cache(maxsize=None)
@@ -231,23 +236,9 @@ def _fixed_input(case) -> np.ndarray:
     return (means + rng.standard_normal((2, *input_shape))).astype("float32")
 
 
-def _outputs(model, case) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(model(_fixed_input(case), training=False)).astype("float64")
-
-
-def _agree(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= _OUTPUT_TOLERANCE * float(np.abs(b).max())
-
-
 def _student_model(build, case):
     """The student's block for one case, as a model; FillIn or Hint when it cannot be built."""
-    import keras
-
     input_shape, ratio = case
-    inputs = keras.Input(shape=input_shape, name="x")
-    fill_in = "your function still returns None: build the block and return its output tensor."
 
     def on_error(_, error):
         text = str(error).lower()
@@ -264,15 +255,12 @@ def _student_model(build, case):
                     "(GlobalAveragePooling2D(keepdims=True)) so that it broadcasts over height and width.")
         return f"building your block for {_case_text(case)} raised {describe_error(error)}."
 
-    (output,) = results_of(build, [(inputs, ratio)], fill_in=fill_in, on_error=on_error)
-    if isinstance(output, keras.Model) or not isinstance(output, keras.KerasTensor):
-        raise Hint("return the block's output tensor (what layers.Multiply returned), not "
-                   f"{describe(output)}.")
-    try:
-        return keras.Model(inputs, output)
-    except Exception as error:  # an output not computed from x
-        raise Hint(f"Keras cannot make a model from x to what you returned ({describe_error(error)}): "
-                   "build every layer on x, the argument your function receives.") from None
+    return built_model(
+        build, input_shape, (ratio,), on_error=on_error,
+        fill_in="your function still returns None: build the block and return its output tensor.",
+        returned="the block's output tensor (what layers.Multiply returned)",
+        build_on="build every layer on x, the argument your function receives.",
+    )
 
 
 def _count_hint(case, given: int, expected: int) -> str:
@@ -297,38 +285,38 @@ def _count_hint(case, given: int, expected: int) -> str:
     )
 
 
+def _shape_hint(case, given_shape) -> str:
+    input_shape = case[0]
+    channels = input_shape[-1]
+    return first_match(given_shape, [
+        ((1, 1, channels), "you return the channel weights (1x1xC). The block returns the input "
+                           "map multiplied by them: layers.Multiply()([x, weights])."),
+        ((channels,), "you return the channel weights. The block returns the input map multiplied "
+                      "by them: layers.Multiply()([x, weights])."),
+    ]) or (f"for {_case_text(case)} the block must output the shape of its input, "
+           f"{'x'.join(map(str, input_shape))}; yours gives {given_shape}.")
+
+
 def _check_case(build, case) -> str:
     student = _student_model(build, case)
     input_shape, ratio = case
-    given_shape = tuple(student.output.shape[1:])
-    if given_shape != tuple(input_shape):
-        channels = input_shape[-1]
-        raise Hint(first_match(given_shape, [
-            ((1, 1, channels), "you return the channel weights (1x1xC). The block returns the input "
-                               "map multiplied by them: layers.Multiply()([x, weights])."),
-            ((channels,), "you return the channel weights. The block returns the input map multiplied "
-                          "by them: layers.Multiply()([x, weights])."),
-        ]) or f"for {_case_text(case)} the block must output the shape of its input, "
-              f"{'x'.join(map(str, input_shape))}; yours gives {given_shape}.")
-    reference = _randomised(_reference_model(tuple(input_shape), ratio))
-    given, expected = _trainable(student), _trainable(reference)
-    if given != expected:
-        raise Hint(_count_hint(case, given, expected))
-    if not _copy_dense(reference, student):
-        raise Hint(f"your block has {given:,} parameters like the package's, but not in the same layers: "
-                   "Dense(C // ratio) then Dense(C).")
-    student_out = _outputs(student, case)
-    if _agree(student_out, _outputs(reference, case)):
-        return f"{'x'.join(map(str, input_shape))} with ratio {ratio}: {expected:,} parameters, the same outputs"
-    for _, pooling, hidden_activation, output_activation, merge, message in _OUTPUT_MISTAKES:
-        variant = _variant(case, pooling, hidden_activation, output_activation, merge)
-        if _copy_dense(reference, variant) and _agree(student_out, _outputs(variant, case)):
-            raise Hint(message)
-    raise Hint(
-        f"your block has the right layers and {given:,} parameters, but with the package's weights "
-        f"copied in its outputs differ for {_case_text(case)}. Check the order: global average "
-        "pooling, Dense C // ratio with ReLU, Dense C with sigmoid, multiply x by the result."
+    match = compare_built(
+        student, randomised(_reference_model(tuple(input_shape), ratio)), _fixed_input(case),
+        expected_shape=input_shape,
+        shape_hint=lambda given_shape: _shape_hint(case, given_shape),
+        count_hint=lambda given, expected: _count_hint(case, given, expected),
+        copy=_copy_dense,
+        layers_differ=lambda given: (f"your block has {given:,} parameters like the package's, but not in "
+                                     "the same layers: Dense(C // ratio) then Dense(C)."),
+        mistakes=[(functools.partial(_variant, case, *choices), message)
+                  for _, *choices, message in _OUTPUT_MISTAKES],
+        outputs_differ=lambda given: (
+            f"your block has the right layers and {given:,} parameters, but with the package's weights "
+            f"copied in its outputs differ for {_case_text(case)}. Check the order: global average "
+            "pooling, Dense C // ratio with ReLU, Dense C with sigmoid, multiply x by the result."),
+        tolerance=_OUTPUT_TOLERANCE,
     )
+    return f"{'x'.join(map(str, input_shape))} with ratio {ratio}: {match.params:,} parameters, the same outputs"
 
 
 @exercise_check
@@ -340,4 +328,96 @@ def check_se_block(build) -> bool:
     return correct(
         "your block equals blocks.squeeze_excite, the block in every SE-ResNet of the package: "
         + "; ".join(summaries) + ". It works on any map, whatever its size: only the channels count."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Exercise 3: the MAC overhead of one SE block
+# ---------------------------------------------------------------------------
+
+# An answer within 1 % of the value passes: 0.24 for 0.2401 %; 0.2 does not.
+_OVERHEAD_TOLERANCE = 0.01
+
+
+@functools.lru_cache(maxsize=None)
+def _block_macs(block: tuple) -> tuple[int, int]:
+    """(residual block's MACs, its SE block's MACs) of the package's bottleneck block with an SE
+    block, built alone on its input map and counted with ``analysis.count_macs_by_layer``."""
+    import keras
+
+    from cv_textbook import analysis
+    from cv_textbook.models import resnet
+
+    name, side, channels, width = block
+    inputs = keras.Input(shape=(side, side, channels), name="x")
+    model = keras.Model(inputs, resnet.bottleneck_block(inputs, width, 1, name, se_ratio=OVERHEAD_RATIO))
+    rows = analysis.count_macs_by_layer(model)
+    se = sum(macs for layer, _, macs in rows if "_se_" in layer)
+    return sum(macs for _, _, macs in rows) - se, se
+
+
+def _percent(part: float, whole: float) -> float:
+    return 100.0 * part / whole
+
+
+@exercise_check
+def check_se_overhead(answer) -> bool:
+    """Check the MACs an SE block adds to conv5_block2 of SE-ResNet-50, in percent of the block's."""
+    given = real_number(answer, fill_in="replace None by a number: the SE block's MACs in percent of the "
+                        "residual block's, e.g. 100 * se_macs / block_macs.")
+    name, side, channels, width = OVERHEAD_BLOCK
+    block, se = _block_macs(OVERHEAD_BLOCK)
+    expected = _percent(se, block)
+
+    def near(value):
+        return lambda number: abs(number - value) <= _OVERHEAD_TOLERANCE * abs(value)
+
+    if near(expected)(given):
+        first_name, first_side, first_channels, _ = _OVERHEAD_FIRST_STAGE
+        first_block, first_se = _block_macs(_OVERHEAD_FIRST_STAGE)
+        hidden = channels // OVERHEAD_RATIO
+        return correct(
+            f"the convolutions run at each of the {side}x{side} = {side * side} positions: {side * side} x "
+            f"({channels}·{width} + 9·{width}·{width} + {width}·{channels}) = {block:,} MACs; the SE block's "
+            f"two Dense layers run once per image: {channels}·{hidden} + {hidden}·{channels} = {se:,}, "
+            f"{expected:.2f} % of the block. In {first_name} ({first_side}x{first_side}x{first_channels}) the "
+            f"block costs {first_block:,} MACs and its SE block {first_se:,}: "
+            f"{_percent(first_se, first_block):.4f} %. A bottleneck block costs the same in every stage (from "
+            "one stage to the next the map's area shrinks fourfold while the width doubles), while an SE "
+            "block's Dense layers grow with C²: most of SE's MACs, like its parameters, sit in the last stage."
+        )
+    positions = side * side
+    convolutions = block // positions  # MACs of the block's three convolutions at one position
+    one_by_one = positions * 2 * channels * width  # the two 1x1 convolutions
+    squeeze_and_scale = 2 * positions * channels
+    projection = positions * channels * channels
+    mistakes = [
+        (lambda number: number <= 0, f"the SE block adds work: answer with a positive percentage, got {given}."),
+        (near(expected / 100), f"that is the fraction {expected / 100:.6f}; the question asks for percent "
+                               "(100 times the fraction)."),
+        (near(_percent(se, convolutions)),
+         f"the convolutions run at every one of the {side}x{side} = {positions} positions of the map, the SE "
+         "block's Dense layers only once per image (on the squeezed 1x1 map): multiply the convolutions' "
+         f"MACs by {positions}, not the Dense layers'."),
+        (near(_percent(se // 2, block)), "an SE block has two Dense layers: C -> C/r and C/r -> C."),
+        (near(_percent(2 * channels * channels, block)),
+         f"the first Dense layer reduces to C/r = {channels}/{OVERHEAD_RATIO} = {channels // OVERHEAD_RATIO} "
+         "units: without the reduction the block would cost 16 times more."),
+        (near(_percent(se, one_by_one + positions * width * width)),
+         f"the middle convolution is 3x3: each of its {width} filters reads 3x3x{width} values, 9 times "
+         "what a 1x1 convolution reads."),
+        (near(_percent(se + squeeze_and_scale, block)),
+         "count_macs leaves out the squeeze (additions) and the scale (one multiplication per value): they "
+         "are not multiply-accumulates. Count only the two Dense layers."),
+        (near(_percent(se, block + projection)),
+         f"{name} has no projection: its input already has {channels} channels at stride 1, so its shortcut "
+         "is the identity (only the first block of a stage projects)."),
+        (lambda number: abs(number - expected) <= 0.25 * expected,
+         "close: compute it exactly and give at least two significant digits."),
+    ]
+    return hint(
+        first_match(given, mistakes)
+        or f"count the block's three convolutions (k·k·C_in·C_out MACs at each of the {side}x{side} "
+        "positions) and the SE block's two Dense layers (C·C/r and C/r·C, once per image), then "
+        "100 x SE / block."
     )

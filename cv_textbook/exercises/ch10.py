@@ -22,15 +22,17 @@ import numpy as np
 
 from cv_textbook import metrics
 from cv_textbook.exercises._feedback import (
-    FillIn,
-    Hint,
     a_function,
+    all_params,
+    built_model,
+    compare_built,
     correct,
     describe_error,
     exercise_check,
     first_match,
     hint,
-    is_placeholder,
+    probe,
+    transferred,
     real_number,
     shape,
     shape_mistakes,
@@ -293,100 +295,93 @@ def _kinds(model) -> list[str]:
 
 def _student_block(build):
     """The student's block as a model, or a Hint saying what went wrong while building it."""
-    import keras
 
-    inputs = keras.Input(shape=DOWN_BLOCK_INPUT_SHAPE, name="block_input")
-    try:
-        outputs = build(inputs, DOWN_BLOCK_FILTERS)
-    except NotImplementedError:
-        raise FillIn("write the block in build_down_block (replace the `raise NotImplementedError`).") from None
-    except ValueError as error:
-        if "shape" in str(error).lower():
-            raise Hint(
-                "the two branches cannot be added: their shapes differ. The main path ends with a 3x3 "
-                "max-pooling of stride 2 and 'same' padding; the shortcut must be a 1x1 Conv2D with "
-                f"{DOWN_BLOCK_FILTERS} filters, strides=2 and padding='same' ({describe_error(error)})."
-            ) from None
-        raise Hint(f"building the block failed: {describe_error(error)}") from None
-    except Exception as error:  # anything the student wrote may fail: report it, do not crash
-        raise Hint(f"building the block failed: {describe_error(error)}") from None
-    if is_placeholder(outputs):
-        raise FillIn("build_down_block must return the block's output tensor.")
-    try:
-        return keras.Model(inputs, outputs, name="student")
-    except Exception as error:
-        raise Hint(
-            f"return the output tensor of the block built on `x` ({describe_error(error)})."
-        ) from None
+    def on_error(_, error):
+        if isinstance(error, ValueError) and "shape" in str(error).lower():
+            return ("the two branches cannot be added: their shapes differ. The main path ends with a 3x3 "
+                    "max-pooling of stride 2 and 'same' padding; the shortcut must be a 1x1 Conv2D with "
+                    f"{DOWN_BLOCK_FILTERS} filters, strides=2 and padding='same' ({describe_error(error)}).")
+        return f"building the block failed: {describe_error(error)}"
+
+    return built_model(
+        build, DOWN_BLOCK_INPUT_SHAPE, (DOWN_BLOCK_FILTERS,), on_error=on_error, returned=None,
+        fill_in="build_down_block must return the block's output tensor.",
+        not_implemented="write the block in build_down_block (replace the `raise NotImplementedError`).",
+        disconnected=lambda error: f"return the output tensor of the block built on `x` ({describe_error(error)}).",
+        input_name="block_input", model_name="student",
+    )
+
+
+def _shape_hint(kinds, given_shape, expected_shape) -> str:
+    if "MaxPooling2D" not in kinds:
+        return (f"the output is {given_shape}, not {expected_shape}: the main path ends with "
+                "MaxPooling2D(3, strides=2, padding='same').")
+    return (f"the output is {given_shape}, not {expected_shape}: check the strides, the padding "
+            f"('same' everywhere) and the number of filters ({DOWN_BLOCK_FILTERS}).")
+
+
+def _count_hint(kinds, given_params, expected_params) -> str:
+    from cv_textbook import analysis
+
+    in_channels, filters = DOWN_BLOCK_INPUT_SHAPE[-1], DOWN_BLOCK_FILTERS
+    projection = analysis.conv_params(1, in_channels, filters)
+    mistakes = [
+        (expected_params - projection,
+         "the shortcut is missing: add the block input, projected by a 1x1 Conv2D with "
+         f"{filters} filters and strides=2 ({projection:,} parameters), to the pooled main path."),
+        (expected_params - projection + analysis.conv_params(3, in_channels, filters),
+         "the projection is a 1x1 convolution (it mixes channels, not neighbours), not a 3x3 one."),
+    ]
+    if "SeparableConv2D" not in kinds and "Conv2D" in kinds:
+        return (f"{given_params:,} parameters instead of {expected_params:,}: use "
+                "layers.SeparableConv2D (a depthwise and a pointwise step), not a plain Conv2D, "
+                "on the main path.")
+    if "BatchNormalization" not in kinds and not any("BatchNormalization" in k for k in kinds):
+        return (f"{given_params:,} parameters instead of {expected_params:,}: each separable "
+                "convolution is followed by a BatchNormalization.")
+    return (first_match(given_params, mistakes)
+            or f"{given_params:,} parameters instead of {expected_params:,}: two 3x3 separable "
+            f"convolutions with {filters} filters (each followed by BN), then the pooling, plus a "
+            f"1x1 projection of the block input with {filters} filters.")
+
+
+def _outputs_hint(kinds) -> str:
+    """What outputs that differ with the right layers and weights most likely mean."""
+    relu_after = "Activation" in kinds and kinds.index("Activation") > kinds.index("SeparableConv2D")
+    if relu_after:
+        return ("the layers and weights match but the outputs differ: in this block each step is "
+                "ReLU first, then the separable convolution, then BN (the ReLU comes before).")
+    if "Activation" not in kinds and "ReLU" not in kinds:
+        return ("the layers and weights match but the outputs differ: each separable convolution is "
+                "preceded by a ReLU (layers.Activation('relu')).")
+    return ("the layers and weights match but the outputs differ: check the order (ReLU -> separable "
+            "convolution -> BN, twice, then the pooling) and that the shortcut starts from the block's "
+            "input and is added after the pooling.")
 
 
 @exercise_check
 def check_down_block(build) -> bool:
     """Build ``build(x, filters)`` on down1's input and compare it with the package's down block:
     output shape, parameter count, and outputs on a fixed input after copying the weights."""
-    import keras
-
     from cv_textbook import analysis
-    from cv_textbook.models import transfer_weights
 
     build = a_function(build, fill_in="pass your function build_down_block.",
                        example="check_down_block(build_down_block)")
     student, reference = _student_block(build), _reference_block()
-    in_channels, filters = DOWN_BLOCK_INPUT_SHAPE[-1], DOWN_BLOCK_FILTERS
     expected_shape = tuple(reference.output.shape[1:])
-    given_shape = tuple(student.output.shape[1:])
     kinds = _kinds(student)
-    if given_shape != expected_shape:
-        if "MaxPooling2D" not in kinds:
-            return hint(f"the output is {given_shape}, not {expected_shape}: the main path ends with "
-                        "MaxPooling2D(3, strides=2, padding='same').")
-        return hint(f"the output is {given_shape}, not {expected_shape}: check the strides, the padding "
-                    f"('same' everywhere) and the number of filters ({filters}).")
-    expected_params = analysis.count_params(reference)["total"]
-    given_params = analysis.count_params(student)["total"]
-    projection = analysis.conv_params(1, in_channels, filters)
-    if given_params != expected_params:
-        mistakes = [
-            (expected_params - projection,
-             "the shortcut is missing: add the block input, projected by a 1x1 Conv2D with "
-             f"{filters} filters and strides=2 ({projection:,} parameters), to the pooled main path."),
-            (expected_params - projection + analysis.conv_params(3, in_channels, filters),
-             "the projection is a 1x1 convolution (it mixes channels, not neighbours), not a 3x3 one."),
-        ]
-        if "SeparableConv2D" not in kinds and "Conv2D" in kinds:
-            return hint(f"{given_params:,} parameters instead of {expected_params:,}: use "
-                        "layers.SeparableConv2D (a depthwise and a pointwise step), not a plain Conv2D, "
-                        "on the main path.")
-        if "BatchNormalization" not in kinds and not any("BatchNormalization" in k for k in kinds):
-            return hint(f"{given_params:,} parameters instead of {expected_params:,}: each separable "
-                        "convolution is followed by a BatchNormalization.")
-        return hint(first_match(given_params, mistakes)
-                    or f"{given_params:,} parameters instead of {expected_params:,}: two 3x3 separable "
-                    f"convolutions with {filters} filters (each followed by BN), then the pooling, plus a "
-                    f"1x1 projection of the block input with {filters} filters.")
-    try:
-        transfer_weights(reference, student)
-    except ValueError as error:
-        return hint(f"the parameter count is right but the layers differ from the reference's: {error}")
-    probe = np.random.default_rng(0).normal(size=(2, *DOWN_BLOCK_INPUT_SHAPE)).astype("float32")
-    expected = keras.ops.convert_to_numpy(reference(probe, training=False))
-    given = keras.ops.convert_to_numpy(student(probe, training=False))
-    if np.allclose(given, expected, atol=OUTPUT_TOLERANCE, rtol=OUTPUT_TOLERANCE):
-        return correct(
-            f"same shape {expected_shape}, same {expected_params:,} parameters, and with the package's "
-            f"weights copied in, the same outputs (largest difference {np.abs(given - expected).max():.1e}). "
-            f"The projection holds {projection:,} of them."
-        )
-    relu_after = "Activation" in kinds and kinds.index("Activation") > kinds.index("SeparableConv2D")
-    if relu_after:
-        return hint("the layers and weights match but the outputs differ: in this block each step is "
-                    "ReLU first, then the separable convolution, then BN (the ReLU comes before).")
-    if "Activation" not in kinds and "ReLU" not in kinds:
-        return hint("the layers and weights match but the outputs differ: each separable convolution is "
-                    "preceded by a ReLU (layers.Activation('relu')).")
-    return hint("the layers and weights match but the outputs differ: check the order (ReLU -> separable "
-                "convolution -> BN, twice, then the pooling) and that the shortcut starts from the block's "
-                "input and is added after the pooling.")
+    match = compare_built(
+        student, reference, probe(DOWN_BLOCK_INPUT_SHAPE, seed=0), count=all_params,
+        shape_hint=lambda given_shape: _shape_hint(kinds, given_shape, expected_shape),
+        count_hint=lambda given, expected: _count_hint(kinds, given, expected),
+        copy=transferred, layers_differ="", outputs_differ=lambda _: _outputs_hint(kinds), tolerance=OUTPUT_TOLERANCE,
+    )
+    projection = analysis.conv_params(1, DOWN_BLOCK_INPUT_SHAPE[-1], DOWN_BLOCK_FILTERS)
+    return correct(
+        f"same shape {expected_shape}, same {match.params:,} parameters, and with the package's "
+        f"weights copied in, the same outputs (largest difference {match.difference:.1e}). "
+        f"The projection holds {projection:,} of them."
+    )
 
 
 # ---------------------------------------------------------------------------
