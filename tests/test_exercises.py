@@ -23,7 +23,7 @@ CHAPTERS = sorted(m.name for m in pkgutil.iter_modules(exercises.__path__) if m.
 
 
 def test_package_lists_every_chapter_module():
-    assert CHAPTERS == ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09", "ch10"]
+    assert CHAPTERS == ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09", "ch10", "ch11"]
     assert exercises.__all__ == CHAPTERS
     for name in CHAPTERS:
         assert f":mod:`~cv_textbook.exercises.{name}`" in exercises.__doc__

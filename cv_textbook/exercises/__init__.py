@@ -53,10 +53,12 @@ Chapters and their checks:
 * :mod:`~cv_textbook.exercises.ch10` (U-Net-like Xception segmentation):
   ``check_down_block_shape``, ``check_separable_params``, ``check_iou_by_hand``,
   ``check_down_block`` (build the encoder's separable down block).
+* :mod:`~cv_textbook.exercises.ch11` (object detection): ``check_iou`` (build the IoU of two sets
+  of boxes), ``check_nms`` (build greedy non-maximum suppression), ``check_anchor_count``.
 
 Importing a chapter module is cheap: data and models are loaded only when a check runs.
 The helpers every check shares (feedback, reading an answer, the mistake table) live in
 ``_feedback``.
 """
 
-__all__ = ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09", "ch10"]
+__all__ = ["ch00", "ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09", "ch10", "ch11"]

@@ -234,7 +234,9 @@ class DetectionTask(Task):
         """A detector's ``(boxes, classes, scores)`` for each of ``images`` (uint8 canvases)."""
         if len(images) == 0:
             raise ValueError("images must hold at least one canvas to detect in, got none.")
-        proposals = detection.canvas_proposals(images) if getattr(model, "needs_proposals", False) else None
+        # No progress bar: evaluate_detector computes (and caches) the proposals of all its canvases first.
+        proposals = (detection.canvas_proposals(images, progress=False) if getattr(model, "needs_proposals", False)
+                     else None)
         found = []
         for start in range(0, len(images), 8 * batch_size):
             inputs = pipeline.prepare_images(images[start : start + 8 * batch_size])
