@@ -6,9 +6,9 @@
 * ``check_nms(build)`` - the student's greedy non-maximum suppression ``nms(boxes, scores,
   iou_threshold)`` -> the kept indices, best score first, against the package's
   ``detection.nms`` (equal to ``tf.image.non_max_suppression``, tests/test_nms.py) on random boxes
-  and on two small cases made to catch the usual mistakes (exercise 2).
+  and on two small cases made to catch the usual mistakes (exercise 3).
 * ``check_anchor_count(answer)`` - how many anchors the region proposal network scores on the
-  feature map of the question (exercise 3).
+  feature map of the question (exercise 2).
 
 The references are computed, never typed in: the IoUs and the kept boxes by the package's
 functions, the anchor count by ``detection.anchors`` on the question's feature map.
@@ -249,7 +249,7 @@ def check_iou(build) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Exercise 2: greedy non-maximum suppression
+# Exercise 3: greedy non-maximum suppression
 # ---------------------------------------------------------------------------
 
 
@@ -373,7 +373,7 @@ def check_nms(build) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Exercise 3: how many anchors?
+# Exercise 2: how many anchors?
 # ---------------------------------------------------------------------------
 
 # The paper's setting (Ren et al. 2015, §3.1.1): VGG-16's conv5_3 at stride 16, 3 sizes x 3 ratios,
