@@ -307,6 +307,61 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 25
     return tasks.ClassificationTask().evaluate(model, (images, labels), batch_size=batch_size)
 
 
+@dataclasses.dataclass
+class SavedRun:
+    """A classifier's run folder as ``train`` wrote it, measured again (``remeasure_run``)."""
+
+    run_dir: Path
+    claimed: dict  # metrics.json, as the run wrote it
+    history: dict[str, list[float]]  # history.csv, one value per epoch
+    measured: dict[str, float]  # test loss and accuracy measured now
+    test_examples: int  # how many test images `measured` is on
+
+    @property
+    def training_minutes(self) -> float:
+        """Minutes of training and validation, from the epochs' logged speeds."""
+        return sum(self.claimed["train_examples"] / speed for speed in self.history["examples_per_second"]) / 60
+
+    @property
+    def on_the_same_test_set(self) -> bool:
+        return self.test_examples == self.claimed["test_examples"]
+
+    def describe(self) -> str:
+        """One sentence: what the run trained, how long it took, and its test accuracy measured now."""
+        c = self.claimed
+        on = (f"all {self.test_examples:,} test images (its metrics.json: {c['test_accuracy']:.4f})"
+              if self.on_the_same_test_set else
+              f"the first {self.test_examples:,} test images (its metrics.json, on all {c['test_examples']:,}: "
+              f"{c['test_accuracy']:.4f})")
+        return (f"`{c['model']}` trained with its {c['budget']} recipe ({c['epochs']} epochs of {c['optimizer']} "
+                f"at batch {c['batch_size']} on {c['train_examples']:,} images, seed {c['seed']}, "
+                f"{c['precision']}; {self.training_minutes:.1f} min at a median {c['examples_per_second']:,.0f} "
+                f"examples/s on {c['device']}) measures a test accuracy of "
+                f"{self.measured['test_accuracy']:.4f} now on {on}")
+
+
+def remeasure_run(run_dir, images: np.ndarray, labels: np.ndarray) -> SavedRun:
+    """Load the model a ``train --out DIR`` run saved and measure it again on ``images``.
+
+    Notebooks quote a long run this way rather than copying its number: raises AssertionError when
+    the measurement on the run's whole test set differs from its metrics.json by more than 0.002
+    (a handful of images: another CPU may round differently).
+    """
+    run_dir = Path(run_dir)
+    missing = [name for name in ("model.keras", "metrics.json", "history.csv") if not (run_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir.resolve()} lacks {', '.join(missing)}: pass the folder of a "
+                                "`python -m cv_textbook train NAME --out DIR` run")
+    run = SavedRun(run_dir, json.loads((run_dir / "metrics.json").read_text()),
+                   read_history_csv(run_dir / "history.csv"),
+                   evaluate(models.load_model(run_dir / "model.keras"), images, labels), len(images))
+    if run.on_the_same_test_set:
+        difference = abs(run.measured["test_accuracy"] - run.claimed["test_accuracy"])
+        assert difference < 0.002, f"{run_dir}: measured {run.measured['test_accuracy']:.4f}, " \
+                                   f"metrics.json says {run.claimed['test_accuracy']:.4f}: the model changed"
+    return run
+
+
 def evaluate_segmentation(model, images: np.ndarray, masks: np.ndarray, batch_size: int = 32) -> dict:
     """Test loss, pixel accuracy, mean IoU and per-class IoU of a segmentation model."""
     return tasks.SegmentationTask().evaluate(model, (images, masks), batch_size=batch_size)

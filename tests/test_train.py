@@ -259,3 +259,39 @@ def test_segmentation_evaluation_matches_keras_and_needs_no_compiled_model():
     chunked = train.evaluate_segmentation(model, images, masks, batch_size=1)  # chunks of 8: three
     assert chunked["test_loss"] == pytest.approx(loss, rel=1e-4)
     assert chunked["test_iou_per_class"] == pytest.approx(uncompiled["test_iou_per_class"])
+
+
+def _saved_run(folder, model, test_accuracy, speeds=(10.0, 20.0), train_examples=600, test_examples=200):
+    """A run folder as `train --out` writes it, with hand-made claims and history."""
+    folder.mkdir()
+    model.save(folder / "model.keras")
+    claimed = {"model": "lenet5", "budget": "classroom", "epochs": len(speeds), "optimizer": "adam", "batch_size": 64,
+               "train_examples": train_examples, "test_examples": test_examples, "test_accuracy": test_accuracy,
+               "seed": 0, "precision": "float32", "examples_per_second": float(np.median(speeds)), "device": "CPU"}
+    (folder / "metrics.json").write_text(json.dumps(claimed))
+    rows = ["epoch,accuracy,examples_per_second"] + [f"{i},0.5,{s}" for i, s in enumerate(speeds)]
+    (folder / "history.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_a_saved_run_is_measured_again_and_must_agree_with_its_metrics(tmp_path):
+    train.seed_everything(0)
+    model = tiny_model()
+    images = np.random.default_rng(0).integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    predicted = model.predict(images[..., None].astype("float32") / 255, verbose=0).argmax(axis=-1)
+    labels = np.where(np.arange(200) < 150, predicted, (predicted + 1) % 10)  # 150 of 200 right: 0.75
+    run = train.remeasure_run(_saved_run(tmp_path / "right", model, 0.75), images, labels)
+    assert run.measured["test_accuracy"] == pytest.approx(0.75)
+    assert run.training_minutes == pytest.approx((600 / 10 + 600 / 20) / 60)  # 1.5 min
+    assert "0.7500 now on all 200 test images" in run.describe()
+    # On part of the test set there is nothing to agree with: no check, and the sentence says so.
+    part = train.remeasure_run(tmp_path / "right", images[:100], labels[:100])
+    assert part.measured["test_accuracy"] == pytest.approx(1.0) and "the first 100 test images" in part.describe()
+    with pytest.raises(AssertionError, match="metrics.json says 0.7600"):
+        train.remeasure_run(_saved_run(tmp_path / "changed", model, 0.76), images, labels)
+
+
+def test_a_folder_without_a_run_is_refused_naming_what_it_lacks(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="lacks model.keras, history.csv"):
+        train.remeasure_run(tmp_path, np.zeros((1, 28, 28), np.uint8), np.zeros(1, int))

@@ -68,6 +68,14 @@ def test_learning_curves_one_panel_per_metric_with_train_and_validation():
     assert figure.get_suptitle() == "run 1"
 
 
+def test_learning_curves_draw_a_target_on_its_metrics_panel_only():
+    figure = viz.plot_learning_curves(HISTORY, targets={"accuracy": 0.91})
+    loss_ax, accuracy_ax = figure.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["train", "validation"]
+    assert [line.get_label() for line in accuracy_ax.lines] == ["train", "validation", "target 0.91"]
+    assert list(accuracy_ax.lines[2].get_ydata()) == [0.91, 0.91]
+
+
 def test_learning_curves_accept_keras_history_without_validation():
     history = keras.callbacks.History()
     history.history = {"loss": [0.9, 0.5]}

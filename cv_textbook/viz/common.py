@@ -124,8 +124,11 @@ def _available_metrics(logs, metrics):
     return present
 
 
-def plot_learning_curves(history, metrics=("loss", "accuracy"), title=None):
-    """Training and validation curves, one panel per metric, epochs from 1."""
+def plot_learning_curves(history, metrics=("loss", "accuracy"), title=None, targets=None):
+    """Training and validation curves, one panel per metric, epochs from 1.
+
+    ``targets`` maps a metric to a level drawn as a dotted line on its panel (e.g. a chapter's
+    target accuracy: ``{"accuracy": 0.91}``)."""
     logs = _history_dict(history)
     present = _available_metrics(logs, metrics)
     figure = _new_figure((4.5 * len(present), 3.5))
@@ -136,6 +139,8 @@ def plot_learning_curves(history, metrics=("loss", "accuracy"), title=None):
         _plot_curve(ax, logs[metric], "train")
         if f"val_{metric}" in logs:
             _plot_curve(ax, logs[f"val_{metric}"], "validation")
+        if targets and metric in targets:
+            ax.axhline(targets[metric], color="grey", linestyle=":", label=f"target {targets[metric]:g}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
