@@ -148,9 +148,9 @@ PAPER_CIFAR_RECIPE = Recipe(
 # The recipes' full lengths, `python -m cv_textbook train NAME` (all 54,000 training images, all 10,000 test
 # images, seed 0, 2-core Intel Xeon, float32): alexnet_classroom 0.9112 in 9.9 min (issue 16's target 0.91);
 # vgg11_classroom 0.9249 in 10.2 min, vgg13_classroom 0.9303 in 15.2 min (target 0.93; it shared the CPU
-# with the 15-epoch VGG-11 run named next), and with seed 1 0.9300 in 8.0 min on a 2-core AMD EPYC. VGG-11 for 15 epochs
-# instead of 10 reached 0.9276 (training accuracy 0.982 against 0.934 on validation), so the VGG recipe
-# keeps 10 epochs. The runs of the recipes are committed in notebooks/results/.
+# with the 15-epoch VGG-11 run named next), and with seed 1 0.9300 in 8.0 min on a 2-core AMD EPYC.
+# VGG-11 for 15 epochs instead of 10 reached 0.9276 (training accuracy 0.982 against 0.934 on validation),
+# so the VGG recipe keeps 10 epochs. The runs of the recipes are committed in notebooks/results/.
 CLASSROOM_ALEXNET_RECIPE = Recipe(epochs=15, batch_size=128, learning_rate=1e-3, schedule="cosine",
                                   augment=("flip",))
 CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
@@ -189,7 +189,7 @@ CANVASES = {"canvas_size": 128, "labels": "trimap"}
 # with addition under the same training; float32 until `bench` has measured mixed bfloat16 for it.
 # Its full length, `python -m cv_textbook train densenet_classroom` (float32, seed 0, 2-core AMD EPYC): test
 # accuracy 0.9353 on all 10,000 test images (issue 18's target 0.93) in 87 min at about 104 examples/s
-# (validation 0.816, 0.855, 0.838 after epochs 1-3, the same as a run started on an Intel Xeon at 650 s per
+# (validation 0.8163, 0.8553, 0.8375 after epochs 1-3, the same as a run started on an Intel Xeon at 650 s per
 # epoch); the run is committed in notebooks/results/densenet_classroom.
 DENSENET_CLASSROOM_RECIPE = dataclasses.replace(RESNET20_RECIPE, bfloat16_on_cpu=False)
 # The paper's DenseNet-BC recipe on CIFAR (Huang et al. 2017, §4.2): batch 64, 300 epochs, learning
