@@ -362,6 +362,19 @@ def remeasure_run(run_dir, images: np.ndarray, labels: np.ndarray) -> SavedRun:
     return run
 
 
+def remeasure_committed(name: str, images: np.ndarray, labels: np.ndarray, results_folder="results") -> SavedRun | None:
+    """``remeasure_run`` on the run committed as ``results_folder/name`` (notebooks/results/ as seen from a
+    notebook, which Jupyter starts in its own folder), or None after saying how to make the run where the
+    folder is not there (a notebook opened outside the repository, e.g. on Colab)."""
+    run_dir = Path(results_folder) / name
+    if not (run_dir / "model.keras").is_file():
+        print(f"{run_dir.resolve()} is not here (a notebook outside the repository, e.g. on Colab): make the run "
+              "with the command above (`python -m cv_textbook train MODEL --out DIR`) and pass "
+              "results_folder= the folder that holds DIR.")
+        return None
+    return remeasure_run(run_dir, images, labels)
+
+
 def evaluate_segmentation(model, images: np.ndarray, masks: np.ndarray, batch_size: int = 32) -> dict:
     """Test loss, pixel accuracy, mean IoU and per-class IoU of a segmentation model."""
     return tasks.SegmentationTask().evaluate(model, (images, masks), batch_size=batch_size)

@@ -295,3 +295,20 @@ def test_a_folder_without_a_run_is_refused_naming_what_it_lacks(tmp_path):
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="lacks model.keras, history.csv"):
         train.remeasure_run(tmp_path, np.zeros((1, 28, 28), np.uint8), np.zeros(1, int))
+
+
+def test_a_committed_run_that_is_not_there_says_how_to_make_it(tmp_path, capsys):
+    assert train.remeasure_committed("alexnet_classroom", np.zeros((1, 28, 28), np.uint8), np.zeros(1, int),
+                                     results_folder=tmp_path) is None
+    said = capsys.readouterr().out
+    assert str(tmp_path / "alexnet_classroom") in said and "python -m cv_textbook train" in said
+
+
+def test_a_committed_run_is_measured_again_from_its_results_folder(tmp_path):
+    train.seed_everything(0)
+    model = tiny_model()
+    images = np.random.default_rng(1).integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    labels = model.predict(images[..., None].astype("float32") / 255, verbose=0).argmax(axis=-1)  # all right
+    _saved_run(tmp_path / "lenet5_classroom", model, 1.0)
+    run = train.remeasure_committed("lenet5_classroom", images, labels, results_folder=tmp_path)
+    assert run.run_dir == tmp_path / "lenet5_classroom" and run.measured["test_accuracy"] == pytest.approx(1.0)
