@@ -171,6 +171,8 @@ CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
 # xception_classroom(width_divisor=4, middle_repeats=2), 12 runs of 3 epochs of 1,024 images, took
 # 10.9 min; inception_classroom(width_divisor=11) 3 runs 3.0 min; 1 epoch of this recipe on 1,800
 # images 1.6 min at 21 images/s (test accuracy at chance: 15 steps are too few for BN's averages).
+# The recipe's full length (2026-12-03, seed 0, float32, AMD EPYC, alone on the CPU): 31 min, test
+# accuracy 0.9227 on all 10,000 images, validation 0.9315 at epoch 10, training 0.9867 (overfits).
 XCEPTION_CLASSROOM_RECIPE = Recipe(
     epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
 )
