@@ -215,3 +215,15 @@ def test_xception_classroom_refuses_a_width_divisor_below_1():
         xception_classroom(width_divisor=0)
     with pytest.raises(ValueError, match=r"middle_repeats must be an integer of at least 1"):
         xception_classroom(middle_repeats=0)
+
+
+def test_xception_classroom_dropout_goes_before_the_softmax_without_parameters():
+    # The paper trained with dropout 0.5 before the logistic regression layer (Chollet 2017, §4.3).
+    model = xception_classroom(dropout=0.5)
+    names = [layer.name for layer in model.layers]
+    assert names[-3:] == ["avg_pool", "dropout", "predictions"]
+    assert model.get_layer("dropout").rate == 0.5
+    assert model.count_params() == 1_368_332
+    assert "dropout" not in [layer.name for layer in xception_classroom().layers]
+    with pytest.raises(ValueError, match=r"dropout must be a number of at least 0.0.*0\.5"):
+        xception_classroom(dropout=-0.1)

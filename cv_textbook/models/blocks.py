@@ -323,13 +323,17 @@ def global_pooling(x, pooling: str | None):
     return x
 
 
-def classification_head(x, include_top: bool, pooling: str | None, num_classes: int, kernel_regularizer=None):
+def classification_head(x, include_top: bool, pooling: str | None, num_classes: int, kernel_regularizer=None,
+                        dropout: float = 0.0):
     """keras.applications' end of a classifier: with the top, global average pooling (``avg_pool``) and a
     softmax ``Dense`` (``predictions``); without it, :func:`global_pooling`. The output layer computes in
-    float32, which keeps the softmax and the loss exact under mixed precision."""
+    float32, which keeps the softmax and the loss exact under mixed precision. ``dropout`` > 0 puts a
+    ``Dropout`` layer (``dropout``) between the pooling and the softmax, as Xception's paper trained (§4.3)."""
     if not include_top:
         return global_pooling(x, pooling)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
     return layers.Dense(num_classes, activation="softmax", kernel_regularizer=kernel_regularizer,
                         dtype="float32", name="predictions")(x)
 

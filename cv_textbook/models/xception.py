@@ -36,6 +36,7 @@ from cv_textbook.checks import (
     check_choice,
     check_input_shape,
     check_num_classes,
+    check_number,
     check_positive_int,
     check_top,
 )
@@ -141,6 +142,7 @@ def build_xception(
     intermediate_activation: str | None = None,
     include_top: bool = True,
     pooling: str | None = None,
+    dropout: float = 0.0,
 ) -> keras.Model:
     """The shared builder: ``layout`` is the stack as data. Arguments are checked by the public builders."""
     inputs = keras.Input(shape=input_shape, name="image")
@@ -173,7 +175,7 @@ def build_xception(
         x = BatchNormalization(epsilon=SETTINGS.bn_epsilon, name=f"{conv_name}_bn")(x)
         x = layers.Activation("relu", name=f"{conv_name}_act")(x)
 
-    x = classification_head(x, include_top, pooling, num_classes)
+    x = classification_head(x, include_top, pooling, num_classes, dropout=dropout)
     return keras.Model(inputs, x, name=name)
 
 
@@ -199,7 +201,7 @@ def narrower(layout: XceptionLayout, width_divisor: int = 1, middle_repeats: int
 
 
 def _build(name, layout, input_shape, num_classes, residual, intermediate_activation, include_top, pooling,
-           example):
+           example, dropout=0.0):
     residual = check_bool("residual", residual)
     check_choice("intermediate_activation", intermediate_activation, INTERMEDIATE_ACTIVATIONS)
     include_top, pooling = check_top(include_top, pooling)
@@ -208,6 +210,7 @@ def _build(name, layout, input_shape, num_classes, residual, intermediate_activa
     return build_xception(
         name, input_shape, num_classes, layout, residual=residual,
         intermediate_activation=intermediate_activation, include_top=include_top, pooling=pooling,
+        dropout=dropout,
     )
 
 
@@ -242,6 +245,7 @@ def xception_classroom(
     pooling: str | None = None,
     width_divisor: int = 1,
     middle_repeats: int = CLASSROOM.middle_repeats,
+    dropout: float = 0.0,
 ) -> keras.Model:
     """Xception-style network for 28×28 Fashion-MNIST: the paper's flows at a quarter of the width.
 
@@ -259,8 +263,9 @@ def xception_classroom(
     is much faster on a CPU and keeps every pattern.
     """
     layout = narrower(CLASSROOM, width_divisor, middle_repeats)
+    dropout = check_number("dropout", dropout, 0.0, hint="The paper trained with 0.5 before the softmax (§4.3).")
     return _build("xception_classroom", layout, input_shape, num_classes, residual,
-                  intermediate_activation, include_top, pooling, example=(28, 28, 1))
+                  intermediate_activation, include_top, pooling, example=(28, 28, 1), dropout=dropout)
 
 
 __all__ = ["CLASSROOM", "PAPER", "XceptionLayout", "build_xception", "narrower", "smallest_side", "xception",
