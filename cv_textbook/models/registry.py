@@ -114,8 +114,12 @@ LENET5_RECIPE = Recipe(epochs=15, batch_size=64, learning_rate=1e-3, schedule="c
 # Training speed at load 9 (batch 128, float32, train_on_batch): 24 images/s at a quarter width, 45 at
 # an eighth (width_divisor=8: 104,392 parameters with the heads, 5.9 M MACs against 23.6 M), which
 # is why chapter 05 runs its seven short ablations at an eighth and this recipe only briefly.
+# Its full length, `python -m cv_textbook train googlenet_classroom` (all 54,000 training and 10,000 test
+# images, seed 0, float32, 2-core AMD EPYC): 10 epochs gave 0.9125 (validation 0.9178; issue 17's target
+# 0.92); 20 epochs 0.9300 in 63 min at about 295 images/s (validation 0.9305, training 0.9554 on the main
+# head), so the recipe trains 20. The 20-epoch run is committed in notebooks/results/googlenet_classroom.
 GOOGLENET_CLASSROOM_RECIPE = Recipe(
-    epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
+    epochs=20, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
     model_kwargs={"aux_classifiers": True}, loss_weights=(1.0, 0.3, 0.3),
 )
 
