@@ -177,6 +177,10 @@ CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
 # images 1.6 min at 21 images/s (test accuracy at chance: 15 steps are too few for BN's averages).
 # The recipe's full length (2026-12-03, seed 0, float32, AMD EPYC, alone on the CPU): 31 min, test
 # accuracy 0.9227 on all 10,000 images, validation 0.9315 at epoch 10, training 0.9867 (overfits).
+# Two changes against the overfitting, each once (seed 0, 10 epochs, same machine), neither adopted:
+# 4-pixel shifts as well as flips 0.9207 (validation 0.9233, training 0.9227: too strong for 10 epochs);
+# the paper's dropout 0.5 before the softmax (model_kwargs={"dropout": 0.5}) 0.9249 (validation best
+# 0.9317, training 0.9844). The target of 0.93 is not reached yet; longer runs were not tried.
 XCEPTION_CLASSROOM_RECIPE = Recipe(
     epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
 )
