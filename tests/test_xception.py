@@ -227,3 +227,18 @@ def test_xception_classroom_dropout_goes_before_the_softmax_without_parameters()
     assert "dropout" not in [layer.name for layer in xception_classroom().layers]
     with pytest.raises(ValueError, match=r"dropout must be a number of at least 0.0.*0\.5"):
         xception_classroom(dropout=-0.1)
+
+
+def test_xception_classroom_weight_decay_penalises_every_kernel():
+    # 2 stem convolutions + 34 separable convolutions (depthwise and pointwise kernels each) + 4 strided
+    # 1x1 projections + the softmax: 2 + 68 + 4 + 1 = 75 kernels, and no penalty on BN or biases.
+    model = xception_classroom(weight_decay=1e-4)
+    assert len(model.losses) == 75
+    assert model.count_params() == 1_368_332
+    kernels = [w for w in model.weights if w.path.split("/")[-1] in ("kernel", "depthwise_kernel", "pointwise_kernel")]
+    expected = 1e-4 * sum(float(np.sum(np.square(keras.ops.convert_to_numpy(w)))) for w in kernels)
+    penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses)
+    assert penalty == pytest.approx(expected, rel=1e-4)
+    assert xception_classroom().losses == []
+    with pytest.raises(ValueError, match=r"weight_decay must be None or a number of at least 0.0"):
+        xception_classroom(weight_decay=-1e-4)

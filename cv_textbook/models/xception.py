@@ -143,17 +143,19 @@ def build_xception(
     include_top: bool = True,
     pooling: str | None = None,
     dropout: float = 0.0,
+    weight_decay: float | None = None,
 ) -> keras.Model:
     """The shared builder: ``layout`` is the stack as data. Arguments are checked by the public builders."""
+    settings = dataclasses.replace(SETTINGS, weight_decay=weight_decay or None)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for index, (filters, stride) in enumerate(layout.stem, start=1):
-        x = conv_bn(x, filters, 3, stride, f"block1_conv{index}", SETTINGS, padding=layout.stem_padding,
+        x = conv_bn(x, filters, 3, stride, f"block1_conv{index}", settings, padding=layout.stem_padding,
                     names=STEM_NAMES)
 
     def block(x, filters, number, **options):
         return separable_block(
-            x, filters, f"block{number}", SETTINGS, names=SEPARABLE_NAMES, project_bn=True,
+            x, filters, f"block{number}", settings, names=SEPARABLE_NAMES, project_bn=True,
             intermediate_activation=intermediate_activation, **options,
         )
 
@@ -171,11 +173,11 @@ def build_xception(
     for index, width in enumerate(layout.exit_convs, start=1):
         # The exit flow's last two: separable convolution → BN → ReLU.
         conv_name = f"block{number}_sepconv{index}"
-        x = separable_conv(x, width, conv_name, SETTINGS, intermediate_activation=intermediate_activation)
-        x = BatchNormalization(epsilon=SETTINGS.bn_epsilon, name=f"{conv_name}_bn")(x)
+        x = separable_conv(x, width, conv_name, settings, intermediate_activation=intermediate_activation)
+        x = BatchNormalization(epsilon=settings.bn_epsilon, name=f"{conv_name}_bn")(x)
         x = layers.Activation("relu", name=f"{conv_name}_act")(x)
 
-    x = classification_head(x, include_top, pooling, num_classes, dropout=dropout)
+    x = classification_head(x, include_top, pooling, num_classes, settings.regularizer(), dropout=dropout)
     return keras.Model(inputs, x, name=name)
 
 
@@ -201,7 +203,7 @@ def narrower(layout: XceptionLayout, width_divisor: int = 1, middle_repeats: int
 
 
 def _build(name, layout, input_shape, num_classes, residual, intermediate_activation, include_top, pooling,
-           example, dropout=0.0):
+           example, dropout=0.0, weight_decay=None):
     residual = check_bool("residual", residual)
     check_choice("intermediate_activation", intermediate_activation, INTERMEDIATE_ACTIVATIONS)
     include_top, pooling = check_top(include_top, pooling)
@@ -210,7 +212,7 @@ def _build(name, layout, input_shape, num_classes, residual, intermediate_activa
     return build_xception(
         name, input_shape, num_classes, layout, residual=residual,
         intermediate_activation=intermediate_activation, include_top=include_top, pooling=pooling,
-        dropout=dropout,
+        dropout=dropout, weight_decay=weight_decay,
     )
 
 
@@ -246,6 +248,7 @@ def xception_classroom(
     width_divisor: int = 1,
     middle_repeats: int = CLASSROOM.middle_repeats,
     dropout: float = 0.0,
+    weight_decay: float | None = None,
 ) -> keras.Model:
     """Xception-style network for 28×28 Fashion-MNIST: the paper's flows at a quarter of the width.
 
@@ -260,12 +263,16 @@ def xception_classroom(
     ``intermediate_activation`` as ``xception`` (the paper's ablations). Inputs from 9×9.
     ``width_divisor`` divides every width further and ``middle_repeats`` sets the number of
     middle-flow blocks (``narrower``): chapter 9's ablations train ``width_divisor=4``, which
-    is much faster on a CPU and keeps every pattern.
+    is much faster on a CPU and keeps every pattern. ``dropout`` (the paper: 0.5, §4.3) goes before the
+    softmax; ``weight_decay`` adds an L2 penalty to every kernel (the paper: 1e-5; biases and BN none).
     """
     layout = narrower(CLASSROOM, width_divisor, middle_repeats)
     dropout = check_number("dropout", dropout, 0.0, hint="The paper trained with 0.5 before the softmax (§4.3).")
+    weight_decay = check_number("weight_decay", weight_decay, 0.0, allow_none=True,
+                                hint="The paper used 1e-5 (§4.3); ResNet-20's classroom recipe 1e-4.")
     return _build("xception_classroom", layout, input_shape, num_classes, residual,
-                  intermediate_activation, include_top, pooling, example=(28, 28, 1), dropout=dropout)
+                  intermediate_activation, include_top, pooling, example=(28, 28, 1), dropout=dropout,
+                  weight_decay=weight_decay)
 
 
 __all__ = ["CLASSROOM", "PAPER", "XceptionLayout", "build_xception", "narrower", "smallest_side", "xception",
