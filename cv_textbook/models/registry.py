@@ -158,8 +158,9 @@ PAPER_CIFAR_RECIPE = Recipe(
 CLASSROOM_ALEXNET_RECIPE = Recipe(epochs=15, batch_size=128, learning_rate=1e-3, schedule="cosine",
                                   augment=("flip",))
 CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
-# Xception-style and the Inception-style network of its size (chapter 9, Fig. 6) train the same
-# way, so that the comparison is of the networks alone. First recipe, to be tuned by measurement.
+# Inception-style (chapter 9, Fig. 6) and the first Xception-style recipe: Adam with cosine decay and flips.
+# Chapter 9 compares the two networks with Adam (short runs of narrow variants), so that the comparison
+# is of the networks alone.
 # xception_classroom, 2 epochs on 6,000 images: training accuracy 0.856 but test accuracy 0.10 (BN's
 # moving averages lag after 94 steps); 34 images/s on the shared, loaded 2-core CPU.
 # inception_classroom, the same: training accuracy 0.816, test accuracy 0.10 with the moving averages
@@ -170,19 +171,27 @@ CLASSROOM_VGG_RECIPE = dataclasses.replace(CLASSROOM_ALEXNET_RECIPE, epochs=10)
 # Chapter 9 (load about 8): tracing the training step costs more than a short run itself, 180 s for
 # xception_classroom(width_divisor=4) (100 s with middle_repeats=2), then 4 s per epoch of 256 images;
 # its first epochs of 1,280 images ran at 70-140 images/s, inception_classroom(width_divisor=8) at 60.
-# The chapter trains the narrow variants for its ablations and this recipe on a short budget.
+# The chapter trains the narrow variants for its ablations and the recipe on a short budget.
 # Classroom run of 2026-12-02 (with another notebook running alongside): the ablations on
 # xception_classroom(width_divisor=4, middle_repeats=2), 12 runs of 3 epochs of 1,024 images, took
 # 10.9 min; inception_classroom(width_divisor=11) 3 runs 3.0 min; 1 epoch of this recipe on 1,800
 # images 1.6 min at 21 images/s (test accuracy at chance: 15 steps are too few for BN's averages).
-# The recipe's full length (2026-12-03, seed 0, float32, AMD EPYC, alone on the CPU): 31 min, test
-# accuracy 0.9227 on all 10,000 images, validation 0.9315 at epoch 10, training 0.9867 (overfits).
-# Two changes against the overfitting, each once (seed 0, 10 epochs, same machine), neither adopted:
-# 4-pixel shifts as well as flips 0.9207 (validation 0.9233, training 0.9227: too strong for 10 epochs);
-# the paper's dropout 0.5 before the softmax (model_kwargs={"dropout": 0.5}) 0.9249 (validation best
-# 0.9317, training 0.9844). The target of 0.93 is not reached yet; longer runs were not tried.
-XCEPTION_CLASSROOM_RECIPE = Recipe(
+INCEPTION_CLASSROOM_RECIPE = Recipe(
     epochs=10, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=("flip",),
+)
+# xception_classroom's full length with the Adam recipe above (10 epochs, float32, 2-core AMD EPYC, alone on
+# the CPU, all 10,000 test images): seed 0 0.9227 in 31 min (validation 0.9315 at epoch 10, training 0.9867:
+# it overfits), seed 1 0.9240 (validation 0.9243, training 0.9864). Against the overfitting, each once
+# (seed 0): 4-pixel shifts as well as flips 0.9207 (validation 0.9233, training 0.9227: too strong for 10
+# epochs); the paper's dropout 0.5 before the softmax 0.9249 (validation best 0.9317, training 0.9844).
+# ResNet-20's recipe (SGD 0.1 with momentum 0.9, cosine decay, flips, an L2 penalty of 1e-4 on every
+# kernel; seed 0, 10 epochs, 25 min at about 370 images/s) reached 0.9360 (validation 0.8510 after the
+# first epoch, 0.9410 at the last, training 0.9724): issue 17's target is 0.93, so Xception trains with
+# it. The run is committed in notebooks/results/xception_classroom. The paper's own weight decay was
+# 1e-5 with its SGD (Chollet 2017, §4.3), for ImageNet; 1e-4 is ResNet-20's here and was not varied.
+XCEPTION_CLASSROOM_RECIPE = Recipe(
+    epochs=10, batch_size=128, learning_rate=0.1, optimizer="sgd", schedule="cosine", augment=("flip",),
+    model_kwargs={"weight_decay": 1e-4},
 )
 
 # Segmentation of 128-px canvases: 2,000 training canvases, 10 epochs (chapter 10).
@@ -312,7 +321,7 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("xception_classroom", "xception:xception_classroom", chapter=9,
               recipe=XCEPTION_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
     ModelSpec("inception_classroom", "googlenet:inception_classroom", chapter=9,
-              recipe=XCEPTION_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
+              recipe=INCEPTION_CLASSROOM_RECIPE, test_kwargs=_FASHION_SIZE),
     # Chapter 10
     ModelSpec("unet_xception", "unet:unet_xception", chapter=10, task="segmentation", task_options=CANVASES,
               recipe=SEGMENTATION_RECIPE, full_recipe=FULL_SEGMENTATION_RECIPE, test_kwargs={"input_shape": (32, 32, 1)}),
