@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import sys
 
@@ -47,3 +48,20 @@ def import_tensorflow_quietly() -> None:
         return
     with native_stderr_silenced():
         import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def python_warnings_of(logger_name: str, level: int = logging.ERROR):
+    """Raise the Python logger ``logger_name`` to ``level`` inside this block.
+
+    For TensorFlow's "N out of the last M calls ... triggered tf.function retracing": a notebook that
+    loads and evaluates a saved model after training others traces one more predict step, which is
+    expected, yet TensorFlow counts it with the other models' and warns.
+    """
+    logger = logging.getLogger(logger_name)
+    saved = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)

@@ -25,7 +25,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cv_textbook import config, device, distribute, models, tasks, viz
+from cv_textbook import config, device, distribute, models, quiet, tasks, viz
 from cv_textbook.data import pipeline
 from cv_textbook.data.fashion_mnist import fashion_mnist_source
 from cv_textbook.models import ModelSpec, Recipe
@@ -352,9 +352,10 @@ def remeasure_run(run_dir, images: np.ndarray, labels: np.ndarray) -> SavedRun:
     if missing:
         raise FileNotFoundError(f"{run_dir.resolve()} lacks {', '.join(missing)}: pass the folder of a "
                                 "`python -m cv_textbook train NAME --out DIR` run")
+    with quiet.python_warnings_of("tensorflow"):  # its retracing warning for the loaded model's first step
+        measured = evaluate(models.load_model(run_dir / "model.keras"), images, labels)
     run = SavedRun(run_dir, json.loads((run_dir / "metrics.json").read_text()),
-                   read_history_csv(run_dir / "history.csv"),
-                   evaluate(models.load_model(run_dir / "model.keras"), images, labels), len(images))
+                   read_history_csv(run_dir / "history.csv"), measured, len(images))
     if run.on_the_same_test_set:
         difference = abs(run.measured["test_accuracy"] - run.claimed["test_accuracy"])
         assert difference < 0.002, f"{run_dir}: measured {run.measured['test_accuracy']:.4f}, " \
