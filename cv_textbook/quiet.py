@@ -55,8 +55,8 @@ def python_warnings_of(logger_name: str, level: int = logging.ERROR):
     """Raise the Python logger ``logger_name`` to ``level`` inside this block.
 
     For TensorFlow's "N out of the last M calls ... triggered tf.function retracing": a notebook that
-    loads and evaluates a saved model after training others traces one more predict step, which is
-    expected, yet TensorFlow counts it with the other models' and warns.
+    evaluates several models traces one predict step for each, which is expected, yet TensorFlow counts
+    them together and warns.
     """
     logger = logging.getLogger(logger_name)
     saved = logger.level

@@ -304,7 +304,8 @@ def fit(
 def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> dict[str, float]:
     """Test loss and accuracy of a classifier (its main head) on raw (uint8) images and their
     labels. Images are resized to the model's input size when it differs (as in training)."""
-    return tasks.ClassificationTask().evaluate(model, (images, labels), batch_size=batch_size)
+    with quiet.python_warnings_of("tensorflow"):  # its retracing warning: each new model traces its own step
+        return tasks.ClassificationTask().evaluate(model, (images, labels), batch_size=batch_size)
 
 
 @dataclasses.dataclass
@@ -352,10 +353,9 @@ def remeasure_run(run_dir, images: np.ndarray, labels: np.ndarray) -> SavedRun:
     if missing:
         raise FileNotFoundError(f"{run_dir.resolve()} lacks {', '.join(missing)}: pass the folder of a "
                                 "`python -m cv_textbook train NAME --out DIR` run")
-    with quiet.python_warnings_of("tensorflow"):  # its retracing warning for the loaded model's first step
-        measured = evaluate(models.load_model(run_dir / "model.keras"), images, labels)
     run = SavedRun(run_dir, json.loads((run_dir / "metrics.json").read_text()),
-                   read_history_csv(run_dir / "history.csv"), measured, len(images))
+                   read_history_csv(run_dir / "history.csv"),
+                   evaluate(models.load_model(run_dir / "model.keras"), images, labels), len(images))
     if run.on_the_same_test_set:
         difference = abs(run.measured["test_accuracy"] - run.claimed["test_accuracy"])
         assert difference < 0.002, f"{run_dir}: measured {run.measured['test_accuracy']:.4f}, " \
