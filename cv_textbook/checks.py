@@ -49,6 +49,11 @@ def check_number(
     return float(value)
 
 
+
+def check_weight_decay(weight_decay, hint: str) -> float | None:
+    """An L2 factor: None or a number of at least 0; 0 adds no penalty, so it comes back as None."""
+    return check_number("weight_decay", weight_decay, 0, allow_none=True, hint=hint) or None
+
 def check_bool(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}.")

@@ -51,6 +51,7 @@ from cv_textbook.checks import (
     check_number,
     check_positive_int,
     check_top,
+    check_weight_decay,
     is_int,
 )
 from cv_textbook.models.blocks import ConvSettings, classification_head, conv_bn
@@ -180,8 +181,7 @@ def build_densenet(
 
 def _settings(weight_decay) -> ConvSettings:
     """``SETTINGS`` with ``weight_decay`` checked (0 or None: no penalty)."""
-    weight_decay = check_number("weight_decay", weight_decay, 0, allow_none=True, hint="The paper used 1e-4.")
-    return dataclasses.replace(SETTINGS, weight_decay=weight_decay or None)
+    return dataclasses.replace(SETTINGS, weight_decay=check_weight_decay(weight_decay, hint="The paper used 1e-4."))
 
 
 def _compression(compression) -> float:

@@ -59,9 +59,9 @@ from cv_textbook.checks import (
     check_choice,
     check_input_shape,
     check_num_classes,
-    check_number,
     check_positive_int,
     check_top,
+    check_weight_decay,
     is_int,
 )
 from cv_textbook.models.blocks import ConvSettings, classification_head, conv_bn, squeeze_excite
@@ -213,11 +213,6 @@ def _allow_graph_depth(num_layers: int) -> None:
 # ---------------------------------------------------------------------------- argument checks
 
 
-def _l2_factor(weight_decay) -> float | None:
-    """``weight_decay`` checked; 0 adds no penalty, so it means no regularizer at all (None)."""
-    return check_number("weight_decay", weight_decay, 0, allow_none=True, hint="The paper used 1e-4.") or None
-
-
 def _se_ratio(se_ratio) -> int | None:
     """None (no squeeze-and-excitation) or the SE blocks' reduction r."""
     if se_ratio is None:
@@ -255,7 +250,7 @@ def _imagenet(
     name = _model_name(depth, plain, se_ratio)
     check_choice("option", option, OPTIONS)
     use_bias = check_bool("use_bias", use_bias)
-    weight_decay = _l2_factor(weight_decay)
+    weight_decay = check_weight_decay(weight_decay, hint="The paper used 1e-4.")
     include_top, pooling = check_top(include_top, pooling)
     input_shape = check_input_shape(input_shape, IMAGENET_MIN_SIDE, name, example=(224, 224, 3))
     num_classes = check_num_classes(num_classes)
@@ -426,7 +421,7 @@ def resnet_cifar(
     blocks = _cifar_blocks_per_stage(depth)
     check_choice("option", option, OPTIONS)
     plain = check_bool("plain", plain)
-    weight_decay = _l2_factor(weight_decay)
+    weight_decay = check_weight_decay(weight_decay, hint="The paper used 1e-4.")
     include_top, pooling = check_top(include_top, pooling)
     se_ratio = _se_ratio(se_ratio)
     name = _model_name(depth, plain, se_ratio)

@@ -39,6 +39,7 @@ from cv_textbook.checks import (
     check_number,
     check_positive_int,
     check_top,
+    check_weight_decay,
 )
 from cv_textbook.models.blocks import (
     INTERMEDIATE_ACTIVATIONS,
@@ -146,7 +147,7 @@ def build_xception(
     weight_decay: float | None = None,
 ) -> keras.Model:
     """The shared builder: ``layout`` is the stack as data. Arguments are checked by the public builders."""
-    settings = dataclasses.replace(SETTINGS, weight_decay=weight_decay or None)
+    settings = dataclasses.replace(SETTINGS, weight_decay=weight_decay)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for index, (filters, stride) in enumerate(layout.stem, start=1):
@@ -268,8 +269,8 @@ def xception_classroom(
     """
     layout = narrower(CLASSROOM, width_divisor, middle_repeats)
     dropout = check_number("dropout", dropout, 0.0, hint="The paper trained with 0.5 before the softmax (§4.3).")
-    weight_decay = check_number("weight_decay", weight_decay, 0.0, allow_none=True,
-                                hint="The paper used 1e-5 (§4.3); ResNet-20's classroom recipe 1e-4.")
+    weight_decay = check_weight_decay(weight_decay,
+                                      hint="The paper used 1e-5 (§4.3); ResNet-20's classroom recipe 1e-4.")
     return _build("xception_classroom", layout, input_shape, num_classes, residual,
                   intermediate_activation, include_top, pooling, example=(28, 28, 1), dropout=dropout,
                   weight_decay=weight_decay)
